@@ -1,0 +1,414 @@
+//! The `elbo-lab` binary end to end: JSON on stdout for every theory subcommand, and one-line
+//! errors with exit code 2 for bad input.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const GMM_1D: &str = r#"{"weights": [0.3, 0.7], "means": [[-1.5], [2.0]], "stds": [0.4, 0.6]}"#;
+const GMM_2D: &str = r#"{"weights": [0.5, 0.3, 0.2], "means": [[-1.5, 0.0], [1.5, 1.0], [0.0, -2.0]], "stds": [0.5, 0.4, 0.3]}"#;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_elbo-lab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    assert!(stderr.is_empty(), "{args:?} wrote to stderr: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn file(name: &str, content: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Runs a bad command: non-zero exit (2), nothing on stdout, exactly one line on stderr that
+/// starts with `error:` and contains every needle, and no panic.
+fn refused(args: &[&str], needles: &[&str]) {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn weighting_prints_the_curve_and_table_1_flags() {
+    let v = json(&["theory", "weighting", "--name", "sigmoid"]);
+    assert_eq!(v["name"], "sigmoid");
+    let lambda = numbers(&v["lambda"]);
+    assert_eq!(lambda.len(), 401);
+    assert_eq!((lambda[0], lambda[400]), (-20.0, 20.0));
+    assert_eq!(numbers(&v["w"]).len(), 401);
+    let monotone = [
+        "elbo",
+        "v-cosine",
+        "fm-ot",
+        "indi",
+        "sigmoid",
+        "edm-monotonic",
+        "low-bit",
+    ];
+    for name in monotone
+        .iter()
+        .chain(["iddpm", "edm", "p2", "min-snr"].iter())
+    {
+        let v = json(&["theory", "weighting", "--name", name, "--points", "11"]);
+        assert_eq!(v["monotonic"], monotone.contains(name), "{name}");
+    }
+    // Parameters, negative numbers in both spellings, and expressions starting with a minus.
+    let v = json(&[
+        "theory",
+        "weighting",
+        "--name",
+        "min-snr",
+        "--param",
+        "gamma=2",
+        "--lambda-min",
+        "-5",
+        "--lambda-max=-1",
+        "--points",
+        "5",
+    ]);
+    assert_eq!(numbers(&v["lambda"]), vec![-5.0, -4.0, -3.0, -2.0, -1.0]);
+    let v = json(&[
+        "theory",
+        "weighting",
+        "--name",
+        "expr",
+        "--expression",
+        "-lambda/100 + 1",
+        "--points",
+        "3",
+    ]);
+    assert_eq!(numbers(&v["w"]), vec![1.2, 1.0, 0.8]);
+    assert_eq!(v["monotonic"], true);
+}
+
+#[test]
+fn schedule_prints_t_lambda_and_p() {
+    let v = json(&[
+        "theory",
+        "schedule",
+        "--name",
+        "shifted-cosine",
+        "--param",
+        "resolution=256",
+        "--lambda-min",
+        "-15",
+        "--lambda-max",
+        "15",
+        "--points",
+        "21",
+    ]);
+    let (t, lambda, p) = (
+        numbers(&v["t"]),
+        numbers(&v["lambda"]),
+        numbers(&v["p_lambda"]),
+    );
+    assert_eq!((t.len(), t[0], t[20]), (21, 0.0, 1.0));
+    assert_eq!((lambda[0], lambda[20]), (15.0, -15.0));
+    assert!(p.iter().all(|x| *x > 0.0));
+    let v = json(&["theory", "schedule", "--name", "edm-train"]);
+    assert_eq!(numbers(&v["t"]).len(), 401);
+}
+
+#[test]
+fn identity_terms_satisfy_eq_31() {
+    for (gmm, x) in [(GMM_1D, "-1.5"), (GMM_1D, "0.25"), (GMM_2D, "-1.5,0.3")] {
+        let path = file("identity.json", gmm);
+        for name in ["elbo", "edm", "edm-monotonic", "min-snr", "low-bit"] {
+            let v = json(&[
+                "theory",
+                "identity",
+                "--gmm-json",
+                path.to_str().unwrap(),
+                "--x",
+                x,
+                "--weighting",
+                name,
+            ]);
+            let get = |k: &str| v[k].as_f64().unwrap();
+            let lhs = get("prior_term") + get("weighted_loss");
+            let rhs = get("rect_term") + get("mixture_term");
+            assert!(
+                (lhs - rhs).abs() <= 1e-6 * lhs.abs(),
+                "{name} at {x}: {lhs} vs {rhs}"
+            );
+        }
+        let v = json(&[
+            "theory",
+            "identity",
+            "--gmm-json",
+            path.to_str().unwrap(),
+            "--x",
+            x,
+            "--weighting",
+            "p2",
+            "--param",
+            "gamma=0.5",
+            "--lambda-min",
+            "-12",
+            "--lambda-max",
+            "16",
+        ]);
+        assert!(v["weighted_loss"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn density_terms_match_the_true_log_density() {
+    for (gmm, x) in [
+        (GMM_1D, "0.25"),
+        (GMM_1D, "-4"),
+        (GMM_2D, "0,0.5"),
+        (GMM_2D, "3,-3"),
+    ] {
+        let path = file("density.json", gmm);
+        let v = json(&[
+            "theory",
+            "density",
+            "--gmm-json",
+            path.to_str().unwrap(),
+            "--x",
+            x,
+        ]);
+        let get = |k: &str| v[k].as_f64().unwrap();
+        assert!(
+            (get("neg_elbo") - get("neg_log_q")).abs() < 1e-5,
+            "{x}: {v}"
+        );
+        assert!((get("prior") + get("recon") + get("diffusion") - get("neg_elbo")).abs() < 1e-12);
+    }
+    // The mixture may come on stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elbo-lab"))
+        .args(["theory", "density", "--gmm-json", "-", "--x=-1.5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(GMM_1D.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["neg_elbo"].as_f64().unwrap() - v["neg_log_q"].as_f64().unwrap()).abs() < 1e-5);
+}
+
+#[test]
+fn other_theory_subcommands_print_json() {
+    let path = file("elbo.json", GMM_1D);
+    let v = json(&[
+        "theory",
+        "elbo",
+        "--gmm-json",
+        path.to_str().unwrap(),
+        "--x",
+        "1",
+        "--points",
+        "9",
+    ]);
+    assert_eq!(numbers(&v["f"]).len(), 9);
+    assert_eq!(numbers(&v["l"]).len(), 9);
+    let v = json(&[
+        "theory",
+        "implied",
+        "--target",
+        "x",
+        "--schedule",
+        "cosine",
+        "--multiplier",
+        "min-snr",
+        "--multiplier-param",
+        "gamma=5",
+        "--points",
+        "11",
+    ]);
+    assert_eq!(v["monotonic"], false);
+    let v = json(&["theory", "low-bit", "--max-bits", "2", "--points", "5"]);
+    assert_eq!(v["l"].as_array().unwrap().len(), 2);
+    let v = json(&["theory", "catalog"]);
+    assert_eq!(v["weightings"].as_array().unwrap().len(), 12);
+    assert_eq!(v["schedules"].as_array().unwrap().len(), 6);
+    let out = run(&["theory", "weighting", "--help"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--lambda-min"));
+}
+
+#[test]
+fn bad_input_is_one_line_with_code_2() {
+    let gmm = file("bad.json", GMM_1D);
+    let gmm = gmm.to_str().unwrap();
+    let malformed = file("malformed.json", r#"{"weights": [1], "means": [[0]]"#);
+    let malformed = malformed.to_str().unwrap();
+    refused(
+        &["theory", "weighting", "--name", "snr"],
+        &["unknown weighting `snr`", "elbo", "min-snr", "low-bit"],
+    );
+    refused(
+        &["theory", "schedule", "--name", "quadratic"],
+        &["unknown schedule", "cosine", "edm-sample", "fm-ot"],
+    );
+    refused(
+        &["theory", "weighting", "--name", "min-snr", "--param", "k=1"],
+        &["unknown parameter `k`", "accepted: gamma"],
+    );
+    refused(
+        &[
+            "theory",
+            "weighting",
+            "--name",
+            "min-snr",
+            "--param",
+            "gamma",
+        ],
+        &["KEY=VALUE"],
+    );
+    refused(
+        &[
+            "theory",
+            "weighting",
+            "--name",
+            "min-snr",
+            "--param",
+            "gamma=abc",
+        ],
+        &["not a number"],
+    );
+    refused(
+        &[
+            "theory",
+            "weighting",
+            "--name",
+            "min-snr",
+            "--param",
+            "gamma=-1",
+        ],
+        &["gamma", "> 0"],
+    );
+    refused(
+        &[
+            "theory",
+            "weighting",
+            "--name",
+            "expr",
+            "--expression",
+            "1 + * l",
+        ],
+        &["column 5", "expected"],
+    );
+    refused(
+        &[
+            "theory",
+            "weighting",
+            "--name",
+            "elbo",
+            "--lambda-min",
+            "3",
+            "--lambda-max",
+            "3",
+        ],
+        &["λ_min must be smaller than λ_max"],
+    );
+    refused(
+        &["theory", "weighting", "--name", "elbo", "--points", "1"],
+        &["between 2 and"],
+    );
+    refused(
+        &["theory", "weighting", "--name", "elbo", "--points", "-4"],
+        &["--points"],
+    );
+    refused(
+        &[
+            "theory",
+            "schedule",
+            "--name",
+            "cosine",
+            "--lambda-min",
+            "5",
+            "--lambda-max",
+            "-5",
+        ],
+        &["smaller"],
+    );
+    refused(
+        &["theory", "density", "--gmm-json", malformed, "--x", "1"],
+        &["invalid Gaussian mixture", "expected JSON like"],
+    );
+    refused(
+        &[
+            "theory",
+            "density",
+            "--gmm-json",
+            "/nonexistent/elbo-lab.json",
+            "--x",
+            "1",
+        ],
+        &["cannot read the mixture file", "/nonexistent/elbo-lab.json"],
+    );
+    refused(
+        &["theory", "density", "--gmm-json", gmm, "--x", "1,2"],
+        &["2 coordinate(s)", "1-dimensional"],
+    );
+    refused(
+        &["theory", "density", "--gmm-json", gmm, "--x", "1,a"],
+        &["not a number"],
+    );
+    refused(
+        &[
+            "theory",
+            "identity",
+            "--gmm-json",
+            gmm,
+            "--x",
+            "1",
+            "--weighting",
+            "nope",
+        ],
+        &["unknown weighting", "sigmoid"],
+    );
+    refused(
+        &["theory", "bogus"],
+        &["bogus", "accepted subcommands", "weighting", "density"],
+    );
+    refused(&["theory"], &["subcommand is required", "weighting"]);
+    refused(&["bogus"], &["accepted subcommands: theory"]);
+    refused(&["theory", "weighting"], &["--name"]);
+    refused(
+        &["theory", "weighting", "--name", "elbo", "--frobnicate"],
+        &["--frobnicate"],
+    );
+}

@@ -1,0 +1,50 @@
+// Page entry: waits for the WebAssembly module, then builds each section from the Rust core.
+import { typeset } from './math.js';
+import { createState } from './state.js';
+import { keepChartsSized } from './charts.js';
+import { initSchedules } from './schedules.js';
+import { initWeightings } from './weightings.js';
+import { initForward } from './forward.js';
+
+const STATE_FIELDS = [
+  { key: 'schedules', type: 'list', def: ['cosine', 'edm-train', 'edm-sample'] },
+  { key: 'lmin', type: 'number', def: -20 },
+  { key: 'lmax', type: 'number', def: 20 },
+  { key: 'res', type: 'number', def: 128 },
+  { key: 'k', type: 'number', def: 2 },
+  { key: 'p2g', type: 'number', def: 1 },
+  { key: 'msg', type: 'number', def: 5 },
+  { key: 'wlog', type: 'number', def: 1 },
+  { key: 'mixture', type: 'string', def: 'eight-gaussians' },
+  { key: 'lambda', type: 'number', def: 2 },
+];
+
+function wasmBindings() {
+  if (window.wasmBindings) return Promise.resolve(window.wasmBindings);
+  return new Promise((resolve) => {
+    addEventListener('TrunkApplicationStarted', () => resolve(window.wasmBindings), { once: true });
+  });
+}
+
+const status = document.getElementById('status');
+const report = (message) => {
+  status.textContent = message;
+  status.classList.add('notice');
+};
+
+async function main() {
+  typeset();
+  const wasm = await wasmBindings();
+  const state = createState(STATE_FIELDS);
+  status.textContent = '';
+  keepChartsSized();
+  initSchedules(wasm, state);
+  initWeightings(wasm, state);
+  await initForward(wasm, state, report);
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((e) => {
+  report(`ELBO Lab could not start: ${e.message ?? e}`);
+  console.error(e);
+});
