@@ -48,5 +48,8 @@ e2e: site
 
 test: lint unit wasm-test e2e
 
+bench: site
+	bash scripts/bench.sh
+
 clean-site:
 	rm -rf dist

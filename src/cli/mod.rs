@@ -1,9 +1,10 @@
 //! The native `elbo-lab` command line: clap parsing, JSON on stdout, one-line errors on stderr.
 //!
 //! Exit codes: 0 success, 2 bad input (arguments, names, parameters, files, mixtures), 1 a failure
-//! writing the output. Subcommand groups live in their own files (`theory.rs`); `train`, `sample`
-//! and `eval` are meant to join [`Command`] the same way.
+//! writing the output or a device failure. Subcommand groups live in their own files: `theory.rs`,
+//! and `run.rs` for `train`, `sample` and `eval`.
 
+mod run;
 mod theory;
 
 use std::ffi::OsString;
@@ -30,6 +31,14 @@ pub enum Command {
     /// The paper's formulas: weightings, schedules, the ELBO identities, low-bit analysis.
     #[command(subcommand)]
     Theory(TheoryCommand),
+    /// Train a 2D diffusion model; writes summary.json and a checkpoint into --out.
+    Train(run::TrainArgs),
+    /// Draw samples from a checkpoint into a CSV file (header `x,y`).
+    Sample(run::SampleArgs),
+    /// Bits/dim (with its terms) and sample quality of a checkpoint on held-out data.
+    Eval(run::EvalArgs),
+    /// Training steps per second for a preset on a backend (used by `make bench`).
+    Bench(run::BenchArgs),
 }
 
 /// A failure with the exit code it maps to.
@@ -59,6 +68,10 @@ impl From<TheoryError> for CliError {
 pub fn execute(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Theory(cmd) => theory::execute(cmd),
+        Command::Train(args) => run::train(args),
+        Command::Sample(args) => run::sample(args),
+        Command::Eval(args) => run::eval(args),
+        Command::Bench(args) => run::bench(args),
     }
 }
 

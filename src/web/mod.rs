@@ -2,6 +2,7 @@
 //! GPU-backed views. No maths lives here; errors become `JsError`s with the theory's message.
 
 mod density_view;
+mod trainer;
 
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
@@ -9,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use crate::api;
 
 pub use density_view::DensityView;
+pub use trainer::TrainerHandle;
 
 #[wasm_bindgen(start)]
 pub fn start() {

@@ -5,8 +5,10 @@ import { keepChartsSized } from './charts.js';
 import { initSchedules } from './schedules.js';
 import { initWeightings } from './weightings.js';
 import { initForward } from './forward.js';
+import { initTrainer, TRAINER_STATE } from './trainer.js';
 
 const STATE_FIELDS = [
+  { key: 'view', type: 'string', def: 'figures' },
   { key: 'schedules', type: 'list', def: ['cosine', 'edm-train', 'edm-sample'] },
   { key: 'lmin', type: 'number', def: -20 },
   { key: 'lmax', type: 'number', def: 20 },
@@ -17,6 +19,7 @@ const STATE_FIELDS = [
   { key: 'wlog', type: 'number', def: 1 },
   { key: 'mixture', type: 'string', def: 'eight-gaussians' },
   { key: 'lambda', type: 'number', def: 2 },
+  ...TRAINER_STATE,
 ];
 
 function wasmBindings() {
@@ -32,15 +35,30 @@ const report = (message) => {
   status.classList.add('notice');
 };
 
+// One page, several views (`?view=figures|trainer`), so one wasm bundle serves them all.
+function showView(view) {
+  for (const main of document.querySelectorAll('main[data-view]')) main.hidden = main.dataset.view !== view;
+  for (const nav of document.querySelectorAll('[data-view-only]')) nav.hidden = nav.dataset.viewOnly !== view;
+  for (const link of document.querySelectorAll('[data-view-link]')) {
+    if (link.dataset.viewLink === view) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
 async function main() {
+  const state = createState(STATE_FIELDS);
+  const view = state.get('view') === 'trainer' ? 'trainer' : 'figures';
+  showView(view);
   typeset();
   const wasm = await wasmBindings();
-  const state = createState(STATE_FIELDS);
   status.textContent = '';
   keepChartsSized();
-  initSchedules(wasm, state);
-  initWeightings(wasm, state);
-  await initForward(wasm, state, report);
+  initTrainer(wasm, state);
+  if (view === 'figures') {
+    initSchedules(wasm, state);
+    initWeightings(wasm, state);
+    await initForward(wasm, state, report);
+  }
   document.body.dataset.ready = 'true';
 }
 

@@ -1,0 +1,34 @@
+// Times the trainer page in headless Chromium on WebGPU: the VDM 2D colab preset for N steps.
+// Usage: node scripts/bench-browser.mjs [STEPS]   (after `trunk build --release`)
+import os from 'node:os';
+import { startSite, openPage } from '../tests/e2e/harness.mjs';
+
+const steps = Number(process.argv[2] ?? 20);
+const site = await startSite();
+try {
+  const { page, close } = await openPage(site, `?view=trainer&preset=vdm-colab&t_steps=${steps}`);
+  const adapter = await page.evaluate(async () => {
+    const a = await navigator.gpu?.requestAdapter();
+    return a ? { ...(a.info ?? {}), isFallbackAdapter: a.isFallbackAdapter } : null;
+  });
+  await page.click('#train-start');
+  await page.waitForFunction(() => /^Done|^Paused/.test(document.querySelector('#train-status').textContent)
+    || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 0 });
+  const result = await page.$eval('#train-status', (s) => ({
+    status: s.textContent,
+    first_step_s: Number(s.dataset.firstStepS),
+    steps_per_s: Number(s.dataset.stepsPerS),
+  }));
+  await close();
+  console.log(JSON.stringify({
+    preset: 'vdm-colab',
+    backend: 'browser WebGPU (headless Chromium)',
+    adapter: adapter ? { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description, fallback: adapter.isFallbackAdapter } : null,
+    steps,
+    ...result,
+    projected_20k_s: 20000 / result.steps_per_s,
+    machine: `${os.cpus()[0]?.model}, ${os.cpus().length} cores, ${os.platform()}`,
+  }, null, 2));
+} finally {
+  await site.close();
+}

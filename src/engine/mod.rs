@@ -1,0 +1,57 @@
+//! The diffusion engine: model, loss, training, sampling, ELBO and metrics.
+//!
+//! One code path on burn: the device decides where it runs (NdArray in native tests, wgpu on
+//! Vulkan natively, WebGPU in the page). Every formula comes from `crate::theory`, evaluated in
+//! f64 on the host per example; the device only runs the network, its gradient and Adam.
+
+pub mod checkpoint;
+pub mod config;
+pub mod device;
+pub mod elbo;
+pub mod metrics;
+pub mod model;
+pub mod objective;
+pub mod optim;
+pub mod sample;
+pub mod tensor_sampler;
+pub mod train;
+
+pub use config::TrainConfig;
+pub use train::Trainer;
+
+use burn::prelude::Tensor;
+use thiserror::Error;
+
+/// Reads a tensor back as f32, asynchronously: the only kind of readback the browser allows,
+/// and the one every engine path uses (natively it is simply awaited with a blocking executor).
+pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EngineError> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| EngineError::Device(format!("{e:?}")))?
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| EngineError::Device(format!("{e:?}")))
+}
+
+/// What can stop the engine; each message says what to change.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum EngineError {
+    #[error("invalid training setting `{field}`: {message}")]
+    InvalidConfig {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Theory(#[from] crate::theory::TheoryError),
+    #[error("data: {0}")]
+    Data(String),
+    #[error("training diverged at step {step} (loss is {loss}); the last good weights (step {restored}) were restored")]
+    Diverged { step: u64, loss: f64, restored: u64 },
+    #[error("the GPU failed: {0}")]
+    Device(String),
+    #[error("checkpoint rejected: {0}")]
+    Checkpoint(String),
+    #[error("sampling: {0}")]
+    Sample(String),
+}

@@ -1,0 +1,86 @@
+//! The denoiser network: an MLP on z, Fourier features of z and an embedding of λ (the shape of
+//! the VDM 2D colab network: swish units, Fourier features of the input).
+
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+
+use super::config::ModelConfig;
+
+/// λ is divided by this before the raw-λ input, so it enters at unit scale for λ ∈ [−12, 12].
+const LAMBDA_SCALE: f32 = 10.0;
+/// The λ embedding's frequencies span [MIN, MAX] geometrically: the slowest resolves the whole
+/// λ range, the fastest a fraction of a nat.
+const LAMBDA_FREQ_MIN: f32 = 0.05;
+const LAMBDA_FREQ_MAX: f32 = 8.0;
+
+#[derive(Module, Debug)]
+pub struct Denoiser {
+    input: Linear,
+    hidden: Vec<Linear>,
+    output: Linear,
+    dim: usize,
+    fourier_octaves: usize,
+    lambda_frequencies: usize,
+}
+
+impl Denoiser {
+    pub fn new(config: &ModelConfig, dim: usize, device: &Device) -> Self {
+        let features = dim + 2 * dim * config.fourier_octaves + 2 * config.lambda_frequencies + 1;
+        Self {
+            input: LinearConfig::new(features, config.width).init(device),
+            hidden: (1..config.depth)
+                .map(|_| LinearConfig::new(config.width, config.width).init(device))
+                .collect(),
+            // Zero output: the untrained model predicts 0, a calm start for every target.
+            output: LinearConfig::new(config.width, dim)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            dim,
+            fourier_octaves: config.fourier_octaves,
+            lambda_frequencies: config.lambda_frequencies,
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// z: [B, d] (standardised space), lambda: [B, 1] → the prediction of the chosen target, [B, d].
+    pub fn forward(&self, z: Tensor<2>, lambda: Tensor<2>) -> Tensor<2> {
+        let device = z.device();
+        let [batch, dim] = z.dims();
+        let mut parts = vec![z.clone()];
+        if self.fourier_octaves > 0 {
+            let freqs: Vec<f32> = (0..self.fourier_octaves)
+                .map(|k| (1u32 << k) as f32)
+                .collect();
+            let freqs = Tensor::<1>::from_floats(freqs.as_slice(), &device).reshape([
+                1,
+                1,
+                self.fourier_octaves,
+            ]);
+            let phase =
+                (z.unsqueeze_dim::<3>(2) * freqs).reshape([batch, dim * self.fourier_octaves]);
+            parts.push(phase.clone().sin());
+            parts.push(phase.cos());
+        }
+        if self.lambda_frequencies > 0 {
+            let n = self.lambda_frequencies;
+            let ratio = (LAMBDA_FREQ_MAX / LAMBDA_FREQ_MIN).powf(1.0 / (n.max(2) - 1) as f32);
+            let freqs: Vec<f32> = (0..n)
+                .map(|j| LAMBDA_FREQ_MIN * ratio.powi(j as i32))
+                .collect();
+            let freqs = Tensor::<1>::from_floats(freqs.as_slice(), &device).reshape([1, n]);
+            let phase = lambda.clone() * freqs;
+            parts.push(phase.clone().sin());
+            parts.push(phase.cos());
+        }
+        parts.push(lambda.div_scalar(LAMBDA_SCALE));
+        let mut h = silu(self.input.forward(Tensor::cat(parts, 1)));
+        for layer in &self.hidden {
+            h = silu(layer.forward(h));
+        }
+        self.output.forward(h)
+    }
+}

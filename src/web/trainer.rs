@@ -1,0 +1,318 @@
+//! The trainer behind the page: one `TrainerHandle` per run. The page's scheduler calls
+//! `step(n)` (no readback), yields to the browser, and awaits `collect()` at display rate; every
+//! readback is async. Calls that would overlap an in-flight readback are refused, not panicked.
+
+use std::{cell::RefCell, rc::Rc};
+
+use burn::prelude::Device;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::to_js;
+use crate::engine::elbo::bits_per_dim;
+use crate::engine::metrics::energy_distance;
+use crate::engine::sample::{sample_with_trajectory, SamplerConfig, SamplerKind};
+use crate::engine::tensor_sampler::{read_points, TensorBackend};
+use crate::engine::{
+    checkpoint, config, device::browser_device, EngineError, TrainConfig, Trainer,
+};
+
+thread_local! {
+    /// burn initialises a WebGPU runtime once per page; every run shares it.
+    static DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+async fn device() -> Result<Device, JsError> {
+    if let Some(device) = DEVICE.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = browser_device().await.map_err(js_error)?;
+    DEVICE.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+fn js_error(e: EngineError) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn busy() -> JsError {
+    JsError::new("the trainer is busy with a previous request; wait for it to finish")
+}
+
+/// A named preset configuration as a plain object (for the page's preset menu).
+#[wasm_bindgen(js_name = trainPreset)]
+pub fn train_preset(name: &str) -> Result<JsValue, JsError> {
+    to_js(&config::preset(name).map_err(js_error)?)
+}
+
+/// Checks a configuration without building anything: `null` if valid, else the message and the
+/// offending field (so the page can show it next to the control).
+#[wasm_bindgen(js_name = validateTrainConfig)]
+pub fn validate_train_config(config: JsValue) -> Result<JsValue, JsError> {
+    let config: TrainConfig = serde_wasm_bindgen::from_value(config)
+        .map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
+    #[derive(Serialize)]
+    struct Problem {
+        field: String,
+        message: String,
+    }
+    match config.validate() {
+        Ok(()) => Ok(JsValue::NULL),
+        Err(EngineError::InvalidConfig { field, message }) => to_js(&Problem {
+            field: field.into(),
+            message,
+        }),
+        Err(e) => to_js(&Problem {
+            field: "config".into(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Parses user CSV points ("x,y" per line, header optional) into `[[x, y], ...]`.
+#[wasm_bindgen(js_name = parsePointsCsv)]
+pub fn parse_points_csv(text: &str) -> Result<JsValue, JsError> {
+    let points = crate::data::parse_points_csv(text).map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&points)
+}
+
+#[derive(Serialize)]
+struct Progress<'a> {
+    step: u64,
+    /// (step, loss) pairs recorded since the previous `collect`.
+    steps: Vec<u64>,
+    losses: Vec<f64>,
+    histogram_lambda: Vec<f64>,
+    histogram: &'a [f64],
+    /// The training density p(λ) on the histogram's λ grid (adaptive: the current one).
+    p_lambda: Vec<f64>,
+    /// w(λ) on the same grid.
+    w: Vec<f64>,
+}
+
+/// The run, out of its slot while an async operation uses it: a call arriving meanwhile finds
+/// the slot empty and is told the trainer is busy (no RefCell borrow is held across an await).
+#[derive(Clone)]
+struct Slot(Rc<RefCell<Option<Trainer>>>);
+
+impl Slot {
+    fn take(&self) -> Result<Trainer, JsError> {
+        self.0.borrow_mut().take().ok_or_else(busy)
+    }
+
+    fn put(&self, trainer: Trainer) {
+        *self.0.borrow_mut() = Some(trainer);
+    }
+
+    /// Runs a synchronous operation on the run in place.
+    fn with<T>(&self, f: impl FnOnce(&mut Trainer) -> Result<T, JsError>) -> Result<T, JsError> {
+        let mut slot = self.0.borrow_mut();
+        f(slot.as_mut().ok_or_else(busy)?)
+    }
+}
+
+#[wasm_bindgen]
+pub struct TrainerHandle {
+    slot: Slot,
+    /// How many history points the page has already received.
+    reported: Rc<RefCell<usize>>,
+}
+
+#[wasm_bindgen]
+impl TrainerHandle {
+    /// Builds a run from a configuration object (see `trainPreset`); acquires WebGPU on first use.
+    pub async fn create(config: JsValue) -> Result<TrainerHandle, JsError> {
+        let config: TrainConfig = serde_wasm_bindgen::from_value(config)
+            .map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
+        let device = device().await?;
+        let trainer = Trainer::new(config, &device).map_err(js_error)?;
+        Ok(Self::wrap(trainer))
+    }
+
+    /// Restores a run from checkpoint bytes (saved here or by the CLI).
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub async fn from_checkpoint(bytes: Vec<u8>) -> Result<TrainerHandle, JsError> {
+        let device = device().await?;
+        let trainer = checkpoint::load(&bytes, &device).map_err(js_error)?;
+        Ok(Self::wrap(trainer))
+    }
+
+    fn wrap(trainer: Trainer) -> Self {
+        let reported = trainer.history.len();
+        Self {
+            slot: Slot(Rc::new(RefCell::new(Some(trainer)))),
+            reported: Rc::new(RefCell::new(reported)),
+        }
+    }
+
+    pub fn config(&self) -> Result<JsValue, JsError> {
+        self.slot.with(|t| to_js(&t.config))
+    }
+
+    #[wasm_bindgen(js_name = stepCount)]
+    pub fn step_count(&self) -> Result<f64, JsError> {
+        self.slot.with(|t| Ok(t.step_count() as f64))
+    }
+
+    /// The held-out points in data space, `[[x, y], ...]`, for drawing under the samples.
+    #[wasm_bindgen(js_name = heldOut)]
+    pub fn held_out(&self) -> Result<JsValue, JsError> {
+        self.slot
+            .with(|t| to_js(&t.standardizer.inverse_all(&t.test)))
+    }
+
+    /// Runs `n` optimisation steps without reading anything back.
+    pub fn step(&self, n: u32) -> Result<(), JsError> {
+        self.slot.with(|t| {
+            for _ in 0..n {
+                t.step().map_err(js_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads back the steps since the last call; resolves to the new losses, the per-λ loss
+    /// histogram with w(λ) and p(λ); rejects with the divergence message (weights restored).
+    pub fn collect(&self) -> js_sys::Promise {
+        let slot = self.slot.clone();
+        let reported = Rc::clone(&self.reported);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut trainer = slot.take()?;
+            let result = trainer.collect().await;
+            slot.put(trainer);
+            Ok(slot.with(|t| progress(t, &reported, result))?)
+        })
+    }
+
+    /// `n` samples with `sampler` and `steps`; resolves to `{points, trajectories}` in data space
+    /// (trajectories: up to 64 of the points at every sampling step, for the trajectory view).
+    pub fn sample(&self, n: u32, sampler: String, steps: u32, seed: u32) -> js_sys::Promise {
+        let slot = self.slot.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let kind =
+                SamplerKind::from_name(&sampler).map_err(|e| JsError::new(&e.to_string()))?;
+            let mut config = SamplerConfig::new(kind);
+            if steps > 0 {
+                config.steps = steps as usize;
+            }
+            config
+                .validate()
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            let trainer = slot.take()?;
+            let result = sample_points(&trainer, &config, n.max(1) as usize, u64::from(seed)).await;
+            slot.put(trainer);
+            Ok(to_js(&result.map_err(js_error)?)?)
+        })
+    }
+
+    /// Bits/dim (with its terms) on up to `n` held-out points, and the energy distance of as many
+    /// DDIM samples to them.
+    pub fn evaluate(&self, n: u32) -> js_sys::Promise {
+        let slot = self.slot.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let trainer = slot.take()?;
+            let result = evaluate(&trainer, n.max(2) as usize).await;
+            slot.put(trainer);
+            Ok(to_js(&result.map_err(js_error)?)?)
+        })
+    }
+
+    /// The run as checkpoint bytes (model, EMA, Adam state, configuration, step).
+    pub fn checkpoint(&self) -> js_sys::Promise {
+        let slot = self.slot.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let trainer = slot.take()?;
+            let result = checkpoint::save(&trainer).await;
+            slot.put(trainer);
+            let bytes = result.map_err(js_error)?;
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Samples {
+    points: Vec<[f64; 2]>,
+    trajectories: Vec<Vec<[f64; 2]>>,
+}
+
+async fn sample_points(
+    trainer: &Trainer,
+    config: &SamplerConfig,
+    n: usize,
+    seed: u64,
+) -> Result<Samples, EngineError> {
+    let config = crate::engine::tensor_sampler::within_training_range(trainer, config);
+    let mut backend = TensorBackend::new(trainer, seed);
+    let start = backend.prior(n);
+    let (x, path) = sample_with_trajectory(&mut backend, start, &config)
+        .map_err(|e| EngineError::Sample(e.to_string()))?;
+    let points = trainer.standardizer.inverse_all(&read_points(x).await?);
+    let shown = n.min(64);
+    let mut trajectories = Vec::with_capacity(path.len());
+    for z in path {
+        // The latent z_λ itself (VP keeps it at unit scale), mapped back to data units, so the
+        // view shows points moving from noise onto the data.
+        let head = z.slice([0..shown, 0..2]);
+        trajectories.push(trainer.standardizer.inverse_all(&read_points(head).await?));
+    }
+    Ok(Samples {
+        points,
+        trajectories,
+    })
+}
+
+#[derive(Serialize)]
+struct Evaluation {
+    #[serde(flatten)]
+    bpd: crate::engine::elbo::BitsPerDim,
+    energy_distance: f64,
+}
+
+async fn evaluate(trainer: &Trainer, n: usize) -> Result<Evaluation, EngineError> {
+    let mut held_out = trainer.standardizer.inverse_all(&trainer.test);
+    held_out.truncate(n);
+    let bpd = bits_per_dim(trainer, &held_out, trainer.config.seed).await?;
+    // 256 DDIM steps, as the native metrics use: with few steps an ε-model's errors at low λ are
+    // amplified by 1/α and the score says more about the sampler than about the model.
+    let sampler = SamplerConfig::with_steps(SamplerKind::Ddim, 256);
+    let samples = crate::engine::tensor_sampler::generate(
+        trainer,
+        &sampler,
+        held_out.len(),
+        trainer.config.seed,
+    )
+    .await?;
+    let energy_distance =
+        energy_distance(&samples, &held_out).map_err(|e| EngineError::Sample(e.to_string()))?;
+    Ok(Evaluation {
+        bpd,
+        energy_distance,
+    })
+}
+
+/// What the page shows after a `collect`: the losses it has not seen yet, f(λ), w(λ), p(λ).
+fn progress(
+    t: &Trainer,
+    reported: &RefCell<usize>,
+    result: Result<(), EngineError>,
+) -> Result<JsValue, JsError> {
+    let mut seen = reported.borrow_mut();
+    *seen = (*seen).min(t.history.len());
+    result.map_err(js_error)?;
+    let fresh = &t.history[*seen..];
+    let lambda = t.histogram.centres();
+    let p_lambda = lambda.iter().map(|l| t.objective.schedule.p(*l)).collect();
+    let w = lambda.iter().map(|l| t.objective.weighting.w(*l)).collect();
+    let progress = Progress {
+        step: t.step_count(),
+        steps: fresh.iter().map(|p| p.step).collect(),
+        losses: fresh.iter().map(|p| p.loss).collect(),
+        histogram_lambda: lambda,
+        histogram: &t.histogram.mean,
+        p_lambda,
+        w,
+    };
+    *seen = t.history.len();
+    to_js(&progress)
+}

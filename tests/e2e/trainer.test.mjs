@@ -1,0 +1,106 @@
+// The trainer view as a user meets it: settings in the URL, bad input refused next to its
+// control, training on Chromium's WebGPU that actually learns, checkpoints that round-trip.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { ARTIFACTS, canvasStats, openPage, startSite } from './harness.mjs';
+
+let site;
+before(async () => {
+  site = await startSite();
+});
+after(async () => {
+  await site?.close();
+});
+
+// A short run: the default preset on moons with a smaller, faster network. The browser here
+// draws WebGPU on a CPU rasteriser (SwiftShader): the default preset runs at ~0.5 steps/s there,
+// so the 300+ steps it needs to beat a Gaussian fit do not fit in a test; that stronger bar is
+// checked natively (tests/engine.rs) and the speed on a real GPU by `make bench`.
+const SHORT_RUN = '?view=trainer&preset=default&t_dataset=moons&t_width=32&t_depth=2&t_batch=64&t_lr=0.01&t_steps=STEPS';
+
+test('the trainer form takes its settings from the URL and writes changes back', async () => {
+  const { page, errors, close } = await openPage(site, '?view=trainer&preset=v-prediction&t_dataset=rings&t_lr=0.001&t_seed=7');
+  try {
+    assert.equal(await page.inputValue('#train-preset'), 'v-prediction');
+    assert.equal(await page.inputValue('#train-dataset'), 'rings');
+    assert.equal(await page.inputValue('#train-target'), 'v');
+    assert.equal(await page.inputValue('#train-form [name="lr"]'), '0.001');
+    await page.selectOption('#train-weighting', 'sigmoid');
+    await page.waitForFunction(() => /t_weighting=sigmoid/.test(location.search));
+    assert.match(page.url(), /t_seed=7/);
+    assert.equal(await page.isHidden('main[data-view="figures"]'), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('a NaN learning rate and a bad CSV are refused next to their controls, and the page stays alive', async () => {
+  const { page, errors, close } = await openPage(site, '?view=trainer');
+  try {
+    await page.fill('#train-form [name="lr"]', 'not-a-number');
+    await page.click('#train-start');
+    await page.waitForFunction(() => document.querySelector('[data-error-for="lr"]').textContent.length > 0);
+    assert.match(await page.textContent('[data-error-for="lr"]'), /learning rate/);
+    assert.match(await page.textContent('#train-status'), /Ready/);
+
+    await page.setInputFiles('#train-csv', { name: 'points.csv', mimeType: 'text/csv', buffer: Buffer.from('x,y\n1,2\n3\n') });
+    await page.waitForFunction(() => document.querySelector('[data-error-for="dataset"]').textContent.length > 0);
+    assert.match(await page.textContent('[data-error-for="dataset"]'), /line 3/);
+
+    // Settings are checked in order, so fix the learning rate before testing the λ range.
+    await page.fill('#train-form [name="lr"]', '0.002');
+    await page.fill('#train-form [name="lambda_min"]', '4');
+    await page.fill('#train-form [name="lambda_max"]', '-4');
+    await page.dispatchEvent('#train-form [name="lambda_max"]', 'change');
+    await page.waitForFunction(() => document.querySelector('[data-error-for="lambda"]').textContent.length > 0);
+    // Still interactive: switching view works.
+    await page.click('a[data-view-link="figures"]');
+    await page.waitForSelector('main[data-view="figures"]:not([hidden])');
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('training moons on WebGPU learns: the energy distance to held-out data falls below the bar', async () => {
+  const steps = Number(process.env.E2E_TRAIN_STEPS ?? 120);
+  const { page, errors, close } = await openPage(site, SHORT_RUN.replace('STEPS', String(steps)));
+  try {
+    await page.click('#train-start');
+    await page.waitForFunction(() => /^Done/.test(document.querySelector('#train-status').textContent)
+      || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 600_000 });
+    assert.doesNotMatch(await page.textContent('#train-status'), /error|diverged/i);
+    const distance = Number(await page.getAttribute('#train-samples', 'data-energy-distance'));
+    // The bar: a run that learned nothing scores ≈ 20 (an untrained ε-model's samples diverge; the
+    // page after 40 steps measured 19.6). This configuration reaches ≈ 0.09 natively (1000
+    // samples) and measured 0.36 in this page (256 samples, a few outliers dominate) after 120
+    // steps. 1.0 demands that the model learned where the data is and how spread it is; the finer
+    // bar (beating a Gaussian with the data's mean and covariance, ≈ 0.025) takes ~300 steps of
+    // the default preset and is checked natively (tests/engine.rs).
+    assert.ok(distance < 1.0, `energy distance ${distance}`);
+    const samples = await canvasStats(page, '#train-samples');
+    assert.ok(samples.differing > 500, 'samples are drawn');
+    assert.ok((await canvasStats(page, '#chart-loss canvas')).differing > 500, 'the loss chart is drawn');
+    await page.screenshot({ path: `${ARTIFACTS}/trainer.png`, fullPage: true });
+
+    // Save a checkpoint, reset, load it back: the step count returns.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-save')]);
+    const path = `${ARTIFACTS}/run.elbolab`;
+    await download.saveAs(path);
+    await page.click('#train-reset');
+    await page.setInputFiles('#train-load', path);
+    await page.waitForFunction((n) => new RegExp(`step ${n}`).test(document.querySelector('#train-status').textContent), steps, { timeout: 120_000 });
+
+    // A corrupted file is refused and the loaded run is kept.
+    const bytes = await readFile(path);
+    bytes[bytes.length >> 1] ^= 0x55;
+    await page.setInputFiles('#train-load', { name: 'broken.elbolab', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.waitForFunction(() => /Could not load/.test(document.querySelector('#train-status').textContent));
+    assert.match(await page.textContent('#train-status'), /checksum/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
