@@ -11,6 +11,7 @@ use elbo_lab::engine::elbo::ElboRows;
 use elbo_lab::engine::metrics::energy_distance;
 use elbo_lab::engine::sample::{SamplerConfig, SamplerKind};
 use elbo_lab::engine::{tensor_sampler, EngineError, Trainer};
+use elbo_lab::theory::weighting::WEIGHTING_NAMES;
 use elbo_lab::theory::Gmm;
 
 fn cpu() -> Device {
@@ -105,19 +106,12 @@ fn budget(weighting: &str, target: &str) -> u64 {
 #[test]
 fn every_weighting_and_target_trains_on_8_gaussians() {
     let untrained = gaussian_fit_quality(&Trainer::new(small("elbo", "eps"), &cpu()).unwrap());
-    let weightings = [
-        "elbo",
-        "iddpm",
-        "edm",
-        "v-cosine",
-        "fm-ot",
-        "indi",
-        "p2",
-        "min-snr",
-        "sigmoid",
-        "edm-monotonic",
-        "low-bit",
-    ];
+    // Every registered weighting except `expr`, which has no formula of its own.
+    let weightings: Vec<&str> = WEIGHTING_NAMES
+        .iter()
+        .copied()
+        .filter(|n| *n != "expr")
+        .collect();
     let pairs: Vec<(&str, &str)> = ["eps", "x", "v", "f"]
         .iter()
         .flat_map(|t| weightings.iter().map(move |w| (*w, *t)))
