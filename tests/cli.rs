@@ -412,3 +412,113 @@ fn bad_input_is_one_line_with_code_2() {
         &["--frobnicate"],
     );
 }
+
+/// train → sample → eval on one small run: the summary's fields, a CSV in data space, the
+/// evaluation's ELBO terms and exact ODE likelihood, and a refused corrupt checkpoint.
+#[test]
+fn train_sample_and_eval_round_trip_through_files() {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-run-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap();
+    let summary = json(&[
+        "train",
+        "--dataset",
+        "8-gaussians",
+        "--steps",
+        "300",
+        "--batch",
+        "64",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--lr",
+        "0.005",
+        "--seed",
+        "3",
+        "--out",
+        dir_s,
+    ]);
+    for field in [
+        "loss",
+        "bpd",
+        "bpd_prior",
+        "bpd_recon",
+        "bpd_diffusion",
+        "energy_distance",
+        "steps_per_s",
+    ] {
+        assert!(
+            summary[field].as_f64().unwrap().is_finite(),
+            "{field}: {summary}"
+        );
+    }
+    assert_eq!(summary["steps"], 300);
+    assert!(summary["backend"].as_str().unwrap().len() > 2);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(written, summary);
+    let checkpoint = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "elbolab"))
+        .expect("a checkpoint file");
+    let ckpt = checkpoint.to_str().unwrap();
+
+    let csv = dir.join("samples.csv");
+    let report = json(&[
+        "sample",
+        "--checkpoint",
+        ckpt,
+        "--sampler",
+        "ode",
+        "--steps",
+        "16",
+        "--n",
+        "50",
+        "--seed",
+        "1",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(report["samples"], 50);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("x,y"));
+    let points: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(points.len(), 50);
+    // Data space: 8-gaussians sits on a circle of radius 2√2, far outside the standardised scale.
+    let radius = points.iter().map(|p| p[0].hypot(p[1])).sum::<f64>() / 50.0;
+    assert!(radius > 1.5 && radius < 4.5, "mean radius {radius}");
+
+    let eval = json(&[
+        "eval",
+        "--checkpoint",
+        ckpt,
+        "--n",
+        "64",
+        "--ode-steps",
+        "16",
+    ]);
+    assert_eq!(eval["points"], 64);
+    assert_eq!(eval["step"], 300);
+    let (bpd, nll) = (
+        eval["bpd"].as_f64().unwrap(),
+        eval["nll_bpd"].as_f64().unwrap(),
+    );
+    // Both bound-or-estimate the same data's bits/dim; a Gaussian fit of 8-gaussians is ≈ 3.1.
+    assert!(bpd > 1.5 && bpd < 4.0 && nll > 1.5 && nll < 4.5, "{eval}");
+    let terms = ["bpd_prior", "bpd_recon", "bpd_diffusion", "bpd_jacobian"]
+        .iter()
+        .map(|k| eval[k].as_f64().unwrap())
+        .sum::<f64>();
+    assert!((terms - bpd).abs() < 1e-9, "{eval}");
+
+    let corrupt = file("corrupt.elbolab", "ELBOLAB1 but not really");
+    refused(
+        &["eval", "--checkpoint", corrupt.to_str().unwrap()],
+        &["checkpoint"],
+    );
+}

@@ -7,7 +7,7 @@ use elbo_lab::api::{ScheduleSpec, WeightingSpec};
 use elbo_lab::engine::checkpoint;
 use elbo_lab::engine::config::{ModelConfig, TrainConfig};
 use elbo_lab::engine::device::{native_device, NativeBackend};
-use elbo_lab::engine::elbo::ElboRows;
+use elbo_lab::engine::elbo::{Decoder, ElboRows};
 use elbo_lab::engine::metrics::energy_distance;
 use elbo_lab::engine::sample::{SamplerConfig, SamplerKind};
 use elbo_lab::engine::{tensor_sampler, EngineError, Trainer};
@@ -196,7 +196,9 @@ fn elbo_estimator_with_the_exact_denoiser_matches_the_theory_core() {
             let z = [f64::from(rows.z[2 * i]), f64::from(rows.z[2 * i + 1])];
             eps_hat.extend(gmm.noisy(*l).eps_star(&z));
         }
-        let estimate = rows.finish(&eps_hat, 0.0).unwrap();
+        let estimate = rows
+            .finish(&eps_hat, &Decoder::Gaussian { log_std_sum: 0.0 })
+            .unwrap();
         let exact = elbo_lab::api::density_terms(json, &x, lambda_min, lambda_max).unwrap();
         let nats = estimate.bpd * 2.0 * std::f64::consts::LN_2;
         let stderr = estimate.bpd_stderr * 2.0 * std::f64::consts::LN_2;
@@ -206,6 +208,42 @@ fn elbo_estimator_with_the_exact_denoiser_matches_the_theory_core() {
             exact.neg_elbo
         );
     }
+}
+
+/// VDM's discrete decoder: with the noise far below the level spacing the reconstruction costs
+/// nothing; with the noise far above it every one of the 256 levels is equally likely (8 bits).
+#[test]
+fn the_discrete_decoder_spans_zero_to_eight_bits() {
+    let standardizer = elbo_lab::data::Standardizer {
+        mean: [0.0, 0.0],
+        std: [0.5, 0.5],
+    };
+    let decoder = Decoder::swirl(&standardizer);
+    let on_grid: Vec<[f64; 2]> = [(3u8, 200u8), (128, 17), (255, 0)]
+        .iter()
+        .map(|(a, b)| {
+            standardizer.forward([
+                elbo_lab::data::toy2d::swirl_value(*a),
+                elbo_lab::data::toy2d::swirl_value(*b),
+            ])
+        })
+        .collect();
+    let recon_bits = |lambda_min: f64, lambda_max: f64| {
+        let rows = ElboRows::new(on_grid.clone(), lambda_min, lambda_max, 4);
+        let eps_hat = vec![0.0; rows.z.len()];
+        rows.finish(&eps_hat, &decoder).unwrap()
+    };
+    let sharp = recon_bits(-12.0, 20.0);
+    assert!(sharp.discrete && sharp.bpd_jacobian == 0.0);
+    assert!(
+        sharp.bpd_recon >= 0.0 && sharp.bpd_recon < 1e-3,
+        "{sharp:?}"
+    );
+    let blurred = recon_bits(-20.0, -10.0);
+    assert!((blurred.bpd_recon - 8.0).abs() < 0.01, "{blurred:?}");
+    // In between it is neither.
+    let middle = recon_bits(-12.0, 12.0).bpd_recon;
+    assert!(middle > sharp.bpd_recon && middle < 8.0, "{middle}");
 }
 
 #[test]

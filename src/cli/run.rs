@@ -11,6 +11,7 @@ use crate::api::{self, ScheduleSpec, WeightingSpec};
 use crate::engine::config::{preset, TrainConfig};
 use crate::engine::device::{describe, native_device, NativeBackend};
 use crate::engine::elbo::{bits_per_dim, BitsPerDim};
+use crate::engine::likelihood::{self, OdeBitsPerDim};
 use crate::engine::metrics::energy_distance;
 use crate::engine::sample::{SamplerConfig, SamplerKind};
 use crate::engine::{checkpoint, tensor_sampler, EngineError, Trainer};
@@ -110,6 +111,9 @@ pub struct EvalArgs {
     /// Held-out points to evaluate (at most the run's held-out split).
     #[arg(long)]
     pub n: Option<usize>,
+    /// RK4 steps of the probability-flow ODE for the exact likelihood (0 skips it).
+    #[arg(long, default_value_t = likelihood::DEFAULT_STEPS)]
+    pub ode_steps: usize,
     #[arg(long, default_value = "cpu")]
     pub backend: String,
 }
@@ -276,6 +280,9 @@ pub fn sample(args: SampleArgs) -> Result<String, CliError> {
 pub struct Evaluation {
     #[serde(flatten)]
     pub bpd: BitsPerDim,
+    /// The exact likelihood of the probability-flow ODE (absent with `--ode-steps 0`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub ode: Option<OdeBitsPerDim>,
     pub energy_distance: f64,
     pub points: usize,
     pub step: u64,
@@ -291,8 +298,15 @@ pub fn eval(args: EvalArgs) -> Result<String, CliError> {
         held_out.truncate(n);
     }
     let bpd = pollster::block_on(bits_per_dim(&trainer, &held_out, trainer.config.seed))?;
+    let ode = match args.ode_steps {
+        0 => None,
+        steps => Some(pollster::block_on(tensor_sampler::ode_bits_per_dim(
+            &trainer, &held_out, steps,
+        ))?),
+    };
     json(&Evaluation {
         bpd,
+        ode,
         energy_distance: quality(&trainer, trainer.config.seed)?,
         points: held_out.len(),
         step: trainer.step_count(),

@@ -29,6 +29,64 @@ pub struct BitsPerDim {
     pub bpd_jacobian: f64,
     /// Monte Carlo standard error of `bpd` (from the spread over points).
     pub bpd_stderr: f64,
+    /// Whether these are bits of the 8-bit data's probability mass (discrete decoder).
+    pub discrete: bool,
+}
+
+/// The decoder p(x|z_0) of the reconstruction term.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoder {
+    /// Continuous data: Gaussian decoder; `log_std_sum` = Σ_j log std_j of the standardisation.
+    Gaussian { log_std_sum: f64 },
+    /// 8-bit data: the levels of each coordinate in standardised units.
+    Discrete { levels: [Vec<f64>; 2] },
+}
+
+impl Decoder {
+    /// VDM's decoder for `swirl`'s grid (256 levels in [-1, 1]) under `standardizer`.
+    pub fn swirl(standardizer: &crate::data::Standardizer) -> Self {
+        use crate::data::toy2d::swirl_value;
+        let levels = [0, 1].map(|j| {
+            (0..=255u8)
+                .map(|k| (swirl_value(k) - standardizer.mean[j]) / standardizer.std[j])
+                .collect()
+        });
+        Self::Discrete { levels }
+    }
+}
+
+/// E_{z_0 ~ q(z_0|x)}[−log P(x | z_0)] for one point under the discrete decoder, estimated with
+/// the given ε per coordinate: the level of x_j is the nearest in `levels[j]`.
+fn discrete_reconstruction(
+    x: &[f64; 2],
+    eps: &[f64; 2],
+    levels: &[Vec<f64>; 2],
+    lambda_max: f64,
+) -> f64 {
+    let vp = Vp::new(lambda_max);
+    let mut nats = 0.0;
+    for j in 0..2 {
+        let z = vp.z(x[j], eps[j]);
+        let own = levels[j]
+            .iter()
+            .copied()
+            .min_by(|a, b| (a - x[j]).abs().total_cmp(&(b - x[j]).abs()))
+            .unwrap_or(x[j]);
+        // log-softmax of −(z − α s_k)²/(2σ²) at the point's own level.
+        let logit = |s: f64| -0.5 * ((z - vp.alpha * s) / vp.sigma).powi(2);
+        let max = levels[j]
+            .iter()
+            .map(|s| logit(*s))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let log_norm = max
+            + levels[j]
+                .iter()
+                .map(|s| (logit(*s) - max).exp())
+                .sum::<f64>()
+                .ln();
+        nats += log_norm - logit(own);
+    }
+    nats
 }
 
 /// The Monte Carlo design of the estimate: for each (standardised) point, LAMBDA_SAMPLES
@@ -77,8 +135,8 @@ impl ElboRows {
     }
 
     /// −ELBO terms (nats, standardised space) from the denoiser's ε̂ at every row, then bits/dim
-    /// for the data as given (`log_std_sum` = Σ_j log std_j of the standardisation).
-    pub fn finish(&self, eps_hat: &[f64], log_std_sum: f64) -> Result<BitsPerDim, EngineError> {
+    /// for the data as given, with the reconstruction term of `decoder`.
+    pub fn finish(&self, eps_hat: &[f64], decoder: &Decoder) -> Result<BitsPerDim, EngineError> {
         if eps_hat.len() != self.eps.len() {
             return Err(EngineError::Sample(format!(
                 "{} ε̂ values for {} rows",
@@ -87,8 +145,22 @@ impl ElboRows {
             )));
         }
         let (mut total, mut total_sq, mut prior_sum, mut diffusion_sum) = (0.0, 0.0, 0.0, 0.0);
-        let recon = reconstruction(2, self.lambda_max);
+        let mut recon_sum = 0.0;
+        let log_std_sum = match decoder {
+            Decoder::Gaussian { log_std_sum } => *log_std_sum,
+            Decoder::Discrete { .. } => 0.0,
+        };
         for (i, x) in self.points.iter().enumerate() {
+            let recon = match decoder {
+                Decoder::Gaussian { .. } => reconstruction(2, self.lambda_max),
+                // z_0 reuses the point's first ε: each term keeps its expectation, so the sum
+                // stays unbiased.
+                Decoder::Discrete { levels } => {
+                    let e = &self.eps[i * LAMBDA_SAMPLES * 2..i * LAMBDA_SAMPLES * 2 + 2];
+                    discrete_reconstruction(x, &[e[0], e[1]], levels, self.lambda_max)
+                }
+            };
+            recon_sum += recon;
             let rows = i * LAMBDA_SAMPLES * 2..(i + 1) * LAMBDA_SAMPLES * 2;
             let sq: f64 = self.eps[rows.clone()]
                 .iter()
@@ -111,10 +183,11 @@ impl ElboRows {
         Ok(BitsPerDim {
             bpd: (mean + log_std_sum) * to_bpd,
             bpd_prior: prior_sum / n * to_bpd,
-            bpd_recon: recon * to_bpd,
+            bpd_recon: recon_sum / n * to_bpd,
             bpd_diffusion: diffusion_sum / n * to_bpd,
             bpd_jacobian: log_std_sum * to_bpd,
             bpd_stderr: (variance / n).sqrt() * to_bpd,
+            discrete: matches!(decoder, Decoder::Discrete { .. }),
         })
     }
 }
@@ -135,5 +208,12 @@ pub async fn bits_per_dim(
         .collect();
     let rows = ElboRows::new(standardised, config.lambda_min, config.lambda_max, seed);
     let eps_hat = super::tensor_sampler::eps_hat_rows(trainer, &rows.z, &rows.lambda).await?;
-    rows.finish(&eps_hat, -trainer.standardizer.log_abs_det_jacobian())
+    let decoder = if trainer.is_discrete_8bit() {
+        Decoder::swirl(&trainer.standardizer)
+    } else {
+        Decoder::Gaussian {
+            log_std_sum: -trainer.standardizer.log_abs_det_jacobian(),
+        }
+    };
+    rows.finish(&eps_hat, &decoder)
 }

@@ -374,7 +374,7 @@ pub fn denoise<B: SamplerBackend>(
 }
 
 /// α_to/α_from = exp(½(log α²_to − log α²_from)), log α² = −softplus(−λ) (Eq. 100).
-fn alpha_ratio(from: f64, to: f64) -> f64 {
+pub(crate) fn alpha_ratio(from: f64, to: f64) -> f64 {
     (0.5 * (log_alpha2(to) - log_alpha2(from))).exp()
 }
 
@@ -390,7 +390,7 @@ fn sigma(lambda: f64) -> f64 {
 
 /// α_to (σ̃_to − σ̃_from) = −σ_to·expm1((λ_to − λ_from)/2): the coefficient that carries a
 /// σ̃-increment of the VE latent x̃ = z/α back to z at λ_to (uses α_to σ̃_to = σ_to).
-fn euler_coef(from: f64, to: f64) -> f64 {
+pub(crate) fn euler_coef(from: f64, to: f64) -> f64 {
     -sigma(to) * (0.5 * (to - from)).exp_m1()
 }
 

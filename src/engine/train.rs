@@ -158,6 +158,12 @@ impl Trainer {
         self.step
     }
 
+    /// Whether the run's data lives on the 8-bit grid of `swirl` (then bits/dim use VDM's
+    /// discrete decoder and are bits of a probability mass, not of a density).
+    pub fn is_discrete_8bit(&self) -> bool {
+        dataset_for(&self.config).is_ok_and(|d| d.is_discrete_8bit())
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

@@ -289,6 +289,30 @@ impl<'a> NoisyGmm<'a> {
         out
     }
 
+    /// Δ_z log q(z_λ) = tr ∇² log q: with s_k = -(z - αμ_k)/v_k and g = Σ_k r_k s_k (the score),
+    /// ∇² log q = Σ_k r_k (s_k s_kᵀ - I/v_k) - g gᵀ (the Hessian of a log-sum-exp of quadratics).
+    /// The trace of the exact denoiser's Jacobian is -σ times this: what the probability-flow
+    /// likelihood integrates.
+    pub fn laplacian_log_density(&self, z: &[f64]) -> f64 {
+        let r = self.responsibilities(z);
+        let d = z.len() as f64;
+        let mut g = vec![0.0; z.len()];
+        let mut total = 0.0;
+        for (k, rk) in r.iter().enumerate() {
+            if *rk == 0.0 {
+                continue;
+            }
+            let mut s2 = 0.0;
+            for (gi, (zi, m)) in g.iter_mut().zip(z.iter().zip(&self.gmm.means[k])) {
+                let s = -(zi - self.alpha * m) / self.var[k];
+                s2 += s * s;
+                *gi += rk * s;
+            }
+            total += rk * (s2 - d / self.var[k]);
+        }
+        total - g.iter().map(|gi| gi * gi).sum::<f64>()
+    }
+
     /// The optimal denoiser ε*(z; λ) = -σ ∇ log q(z_λ) (Eq. 109 with the exact score).
     pub fn eps_star(&self, z: &[f64]) -> Vec<f64> {
         self.score(z).into_iter().map(|s| -self.sigma * s).collect()

@@ -10,9 +10,12 @@ use wasm_bindgen::prelude::*;
 
 use super::to_js;
 use crate::engine::elbo::bits_per_dim;
+use crate::engine::likelihood::OdeBitsPerDim;
 use crate::engine::metrics::energy_distance;
 use crate::engine::sample::{sample_with_trajectory, SamplerConfig, SamplerKind};
-use crate::engine::tensor_sampler::{read_points, TensorBackend};
+use crate::engine::tensor_sampler::{
+    log_density_grid, ode_bits_per_dim, read_points, TensorBackend,
+};
 use crate::engine::{
     checkpoint, config, device::browser_device, EngineError, TrainConfig, Trainer,
 };
@@ -43,6 +46,25 @@ fn busy() -> JsError {
 #[wasm_bindgen(js_name = trainPreset)]
 pub fn train_preset(name: &str) -> Result<JsValue, JsError> {
     to_js(&config::preset(name).map_err(js_error)?)
+}
+
+/// The trainer's menus from the Rust registries: preset names and the datasets the page offers
+/// (`gmm` needs a mixture JSON, which the CLI takes; the page's mixtures live in the figures).
+#[wasm_bindgen(js_name = trainerCatalog)]
+pub fn trainer_catalog() -> Result<JsValue, JsError> {
+    #[derive(Serialize)]
+    struct Catalog {
+        presets: Vec<&'static str>,
+        datasets: Vec<&'static str>,
+    }
+    to_js(&Catalog {
+        presets: config::PRESETS.to_vec(),
+        datasets: crate::data::DATASET_NAMES
+            .iter()
+            .copied()
+            .filter(|d| *d != "gmm")
+            .collect(),
+    })
 }
 
 /// Checks a configuration without building anything: `null` if valid, else the message and the
@@ -217,6 +239,31 @@ impl TrainerHandle {
         })
     }
 
+    /// The model's own density by its probability-flow ODE with the exact Jacobian trace: log p(x)
+    /// (nats, data space) on a `size`×`size` grid over `bounds` = [x_min, x_max, y_min, y_max]
+    /// (rows from the top), as `{log_density, rgba, nll_bpd, nll_bpd_stderr}` where the bits/dim
+    /// are the exact likelihood of up to `n` held-out points.
+    #[wasm_bindgen(js_name = densityMap)]
+    pub fn density_map(&self, bounds: Vec<f64>, size: u32, steps: u32, n: u32) -> js_sys::Promise {
+        let slot = self.slot.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let bounds: [f64; 4] = bounds.try_into().map_err(|b: Vec<f64>| {
+                JsError::new(&format!("bounds needs 4 numbers, got {}", b.len()))
+            })?;
+            if !(2..=256).contains(&size) || !(1..=1024).contains(&steps) {
+                return Err(JsError::new(&format!(
+                    "the density map takes 2 to 256 cells a side and 1 to 1024 ODE steps, got {size} and {steps}"
+                ))
+                .into());
+            }
+            let trainer = slot.take()?;
+            let result =
+                density_map(&trainer, bounds, size as usize, steps as usize, n as usize).await;
+            slot.put(trainer);
+            Ok(to_js(&result.map_err(js_error)?)?)
+        })
+    }
+
     /// The run as checkpoint bytes (model, EMA, Adam state, configuration, step).
     pub fn checkpoint(&self) -> js_sys::Promise {
         let slot = self.slot.clone();
@@ -288,6 +335,33 @@ async fn evaluate(trainer: &Trainer, n: usize) -> Result<Evaluation, EngineError
     Ok(Evaluation {
         bpd,
         energy_distance,
+    })
+}
+
+#[derive(Serialize)]
+struct DensityMap {
+    log_density: Vec<f64>,
+    /// The heat-map's pixels (12 nats of range below the peak, as the forward-process view).
+    rgba: Vec<u8>,
+    #[serde(flatten)]
+    held_out: OdeBitsPerDim,
+}
+
+async fn density_map(
+    trainer: &Trainer,
+    bounds: [f64; 4],
+    size: usize,
+    steps: usize,
+    n: usize,
+) -> Result<DensityMap, EngineError> {
+    let log_density = log_density_grid(trainer, bounds, size, steps).await?;
+    let as_f32: Vec<f32> = log_density.iter().map(|v| *v as f32).collect();
+    let mut held_out = trainer.standardizer.inverse_all(&trainer.test);
+    held_out.truncate(n.max(1));
+    Ok(DensityMap {
+        rgba: crate::viz::log_density_rgba(&as_f32, 12.0),
+        held_out: ode_bits_per_dim(trainer, &held_out, steps).await?,
+        log_density,
     })
 }
 

@@ -83,6 +83,18 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     const samples = await canvasStats(page, '#train-samples');
     assert.ok(samples.differing > 500, 'samples are drawn');
     assert.ok((await canvasStats(page, '#chart-loss canvas')).differing > 500, 'the loss chart is drawn');
+
+    // The model's own density by its probability-flow ODE, and the exact held-out NLL. An
+    // untrained ε-model (ε̂ = 0) leaves every point where it is, so its ODE density is the prior
+    // squeezed by α(λ_min) ≈ e^{-6} per axis: ≈ 8.6 bits/dim. Below 4 means the flow carries the
+    // data onto the prior.
+    await page.click('#train-density-run');
+    await page.waitForFunction(() => document.querySelector('#train-density').dataset.frames === '1'
+      || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 300_000 });
+    const nll = Number(await page.getAttribute('#train-density', 'data-nll-bpd'));
+    assert.ok(Number.isFinite(nll) && nll < 4, `ODE NLL ${nll} bits/dim`);
+    assert.match(await page.textContent('#train-density-nll'), /bits\/dim/);
+    assert.ok((await canvasStats(page, '#train-density')).differing > 500, 'the density map is drawn');
     await page.screenshot({ path: `${ARTIFACTS}/trainer.png`, fullPage: true });
 
     // Save a checkpoint, reset, load it back: the step count returns.
@@ -99,6 +111,39 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     await page.setInputFiles('#train-load', { name: 'broken.elbolab', mimeType: 'application/octet-stream', buffer: bytes });
     await page.waitForFunction(() => /Could not load/.test(document.querySelector('#train-status').textContent));
     assert.match(await page.textContent('#train-status'), /checksum/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('points drawn with the mouse become the dataset, and a step trains on them', async () => {
+  const { page, errors, close } = await openPage(site, '?view=trainer&t_width=16&t_depth=1&t_batch=32');
+  try {
+    await page.click('.draw-points summary');
+    const box = await page.locator('#train-draw').boundingBox();
+    // A stroke across the canvas, then a second one: each adds points along its path.
+    for (const [y0, y1] of [[0.3, 0.7], [0.7, 0.3]]) {
+      await page.mouse.move(box.x + 0.1 * box.width, box.y + y0 * box.height);
+      await page.mouse.down();
+      for (let i = 1; i <= 20; i += 1) {
+        const f = i / 20;
+        await page.mouse.move(box.x + (0.1 + 0.8 * f) * box.width, box.y + (y0 + (y1 - y0) * f) * box.height);
+      }
+      await page.mouse.up();
+    }
+    const drawn = Number(await page.getAttribute('#train-draw', 'data-points'));
+    assert.ok(drawn >= 20, `${drawn} points drawn`);
+    assert.match(await page.textContent('#train-draw-count'), new RegExp(`${drawn} points`));
+    assert.equal(await page.inputValue('#train-dataset'), 'points');
+    await page.click('#train-step');
+    await page.waitForFunction(() => /step 1\b|Paused at step 1/.test(document.querySelector('#train-status').textContent)
+      || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 180_000 });
+    assert.doesNotMatch(await page.textContent('#train-status'), /error|could not/i);
+    const frames = await page.getAttribute('#train-samples', 'data-frames');
+    assert.ok(Number(frames) >= 1, 'the samples view was drawn from the run on the drawn points');
+    await page.click('#train-draw-clear');
+    assert.equal(await page.getAttribute('#train-draw', 'data-points'), '0');
     assert.deepEqual(errors, []);
   } finally {
     await close();

@@ -7,6 +7,10 @@ const COLLECT_MS = 250;
 const SAMPLE_MS = 2000;
 const EVAL_MS = 5000;
 const SAMPLE_COUNT = 512;
+// The density map: cells per side and RK4 steps of the likelihood ODE (each step is four
+// network passes with a tangent per input dimension, over every cell).
+const DENSITY_CELLS = 48;
+const DENSITY_ODE_STEPS = 32;
 const FORM_FIELDS = ['dataset', 'weighting', 'wparam', 'schedule', 'target', 'lambda_min', 'lambda_max',
   'steps', 'batch', 'lr', 'seed', 'width', 'depth', 'sampler', 'sampler_steps'];
 
@@ -32,12 +36,16 @@ export function initTrainer(wasm, state) {
   const samplesCanvas = document.getElementById('train-samples');
   const trajectoryCanvas = document.getElementById('train-trajectories');
   const quality = document.getElementById('train-quality');
+  const densityCanvas = document.getElementById('train-density');
+  const densityButton = document.getElementById('train-density-run');
+  const densityText = document.getElementById('train-density-nll');
 
   // Menus from the Rust registries.
   const presetSelect = document.getElementById('train-preset');
-  for (const name of ['default', 'vdm-colab', 'ddpm-eps-cosine', 'v-prediction', 'sigmoid-adaptive']) presetSelect.append(new Option(name, name));
-  for (const name of ['moons', 'swiss-roll', '8-gaussians', 'checkerboard', 'pinwheel', 'rings', 'spirals', 'swirl', 'points']) {
-    field('dataset').append(new Option(name === 'points' ? 'your points (CSV)' : name, name));
+  const catalog = wasm.trainerCatalog();
+  for (const name of catalog.presets) presetSelect.append(new Option(name, name));
+  for (const name of catalog.datasets) {
+    field('dataset').append(new Option(name === 'points' ? 'your points (drawn or CSV)' : name, name));
   }
   for (const w of wasm.weightingCatalog().filter((w) => w.name !== 'expr')) field('weighting').append(new Option(w.label, w.name));
   for (const s of wasm.scheduleCatalog()) field('schedule').append(new Option(s.label, s.name));
@@ -130,6 +138,7 @@ export function initTrainer(wasm, state) {
     buttons.step.disabled = on;
     buttons.pause.disabled = !on;
     buttons.save.disabled = on || !handle;
+    densityButton.disabled = on || !handle;
   }
 
   async function ensureHandle() {
@@ -166,15 +175,20 @@ export function initTrainer(wasm, state) {
     return p;
   }
 
-  function drawPoints(canvas, groups) {
-    const context = canvas.getContext('2d');
-    const all = heldOut.length ? heldOut : groups.flatMap((g) => g.points);
-    const xs = all.map((p) => p[0]);
-    const ys = all.map((p) => p[1]);
+  // The square of data space every 2D view shows: the held-out data with a margin.
+  function viewBox(points) {
+    const xs = points.map((p) => p[0]);
+    const ys = points.map((p) => p[1]);
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const pad = 0.15 * Math.max(x1 - x0, y1 - y0, 1e-6);
     const span = Math.max(x1 - x0, y1 - y0) + 2 * pad;
-    const map = ([x, y]) => [((x - x0 + pad) / span) * canvas.width, canvas.height - ((y - y0 + pad) / span) * canvas.height];
+    return { left: x0 - pad, bottom: y0 - pad, span };
+  }
+
+  function drawPoints(canvas, groups) {
+    const context = canvas.getContext('2d');
+    const box = viewBox(heldOut.length ? heldOut : groups.flatMap((g) => g.points));
+    const map = ([x, y]) => [((x - box.left) / box.span) * canvas.width, canvas.height - ((y - box.bottom) / box.span) * canvas.height];
     context.fillStyle = '#fff';
     context.fillRect(0, 0, canvas.width, canvas.height);
     for (const group of groups) {
@@ -212,9 +226,30 @@ export function initTrainer(wasm, state) {
     bpdSeries[0].push(step);
     bpdSeries[1].push(e.bpd);
     lineChart(document.getElementById('chart-bpd'), { xLabel: 'step', yLabel: 'bits/dim', series: [{ label: '−ELBO' }], data: bpdSeries });
-    quality.textContent = `energy distance ${e.energy_distance.toFixed(4)}; ${e.bpd.toFixed(3)} bits/dim (prior ${e.bpd_prior.toFixed(3)}, reconstruction ${e.bpd_recon.toFixed(3)}, diffusion ${e.bpd_diffusion.toFixed(3)}, standardisation ${e.bpd_jacobian.toFixed(3)})`;
+    const terms = `prior ${e.bpd_prior.toFixed(3)}, reconstruction ${e.bpd_recon.toFixed(3)}, diffusion ${e.bpd_diffusion.toFixed(3)}`;
+    // 8-bit data: bits of a probability mass (discrete decoder), which no rescaling changes.
+    const scale = e.discrete ? '8-bit data, discrete decoder' : `standardisation ${e.bpd_jacobian.toFixed(3)}`;
+    quality.textContent = `energy distance ${e.energy_distance.toFixed(4)}; ${e.bpd.toFixed(3)} bits/dim (${terms}, ${scale})`;
     samplesCanvas.dataset.energyDistance = String(e.energy_distance);
     return e;
+  }
+
+  // The model's density on a grid over the samples' view, and the exact held-out likelihood.
+  async function drawDensity() {
+    const box = viewBox(heldOut);
+    const size = DENSITY_CELLS;
+    const map = await handle.densityMap([box.left, box.left + box.span, box.bottom, box.bottom + box.span], size, DENSITY_ODE_STEPS, 256);
+    const image = new ImageData(new Uint8ClampedArray(map.rgba), size, size);
+    const cells = document.createElement('canvas');
+    cells.width = size;
+    cells.height = size;
+    cells.getContext('2d').putImageData(image, 0, 0);
+    const context = densityCanvas.getContext('2d');
+    context.imageSmoothingEnabled = false;
+    context.drawImage(cells, 0, 0, densityCanvas.width, densityCanvas.height);
+    densityCanvas.dataset.nllBpd = String(map.nll_bpd);
+    densityCanvas.dataset.frames = String(Number(densityCanvas.dataset.frames ?? 0) + 1);
+    densityText.textContent = `held-out NLL ${map.nll_bpd.toFixed(3)} ± ${map.nll_bpd_stderr.toFixed(3)} bits/dim (${map.steps} RK4 steps)`;
   }
 
   async function refreshViews() {
@@ -284,6 +319,24 @@ export function initTrainer(wasm, state) {
       fail(e);
     }
   }
+
+  densityButton.addEventListener('click', async () => {
+    densityButton.disabled = true;
+    setStatus('Integrating the probability-flow ODE over the grid…');
+    try {
+      await drawDensity();
+      setStatus(`Density of the model at step ${handle.stepCount()}.`, 'done');
+    } catch (e) {
+      setStatus(`Could not compute the density: ${e.message ?? e}`, 'error');
+    }
+    densityButton.disabled = running || !handle;
+  });
+
+  initDrawing((drawn) => {
+    points = drawn.length ? drawn : null;
+    if (points) field('dataset').value = 'points';
+    showErrors(null);
+  });
 
   buttons.start.addEventListener('click', () => run());
   buttons.step.addEventListener('click', () => run(1));
@@ -358,4 +411,57 @@ export function initTrainer(wasm, state) {
     if (value !== '') field(key).value = value;
   }
   validConfig();
+}
+
+// Press and drag on the drawing canvas to add points (data coordinates in [-2, 2]², y up);
+// `onChange` receives every point drawn so far.
+function initDrawing(onChange) {
+  const canvas = document.getElementById('train-draw');
+  const count = document.getElementById('train-draw-count');
+  const drawn = [];
+  let drawing = false;
+  let last = null;
+  const toData = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const u = (event.clientX - rect.left) / rect.width;
+    const v = (event.clientY - rect.top) / rect.height;
+    return [4 * u - 2, 2 - 4 * v];
+  };
+  const paint = () => {
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.fillStyle = '#e8710a';
+    for (const [x, y] of drawn) context.fillRect(((x + 2) / 4) * canvas.width - 1.5, ((2 - y) / 4) * canvas.height - 1.5, 3, 3);
+    count.textContent = drawn.length ? `${drawn.length} points drawn` : 'no points yet';
+    canvas.dataset.points = String(drawn.length);
+  };
+  const add = (event) => {
+    const p = toData(event);
+    // One point per few pixels of travel, so a slow stroke does not pile points up.
+    if (last && Math.hypot(p[0] - last[0], p[1] - last[1]) < 0.04) return;
+    drawn.push(p);
+    last = p;
+    paint();
+  };
+  canvas.addEventListener('pointerdown', (event) => {
+    drawing = true;
+    last = null;
+    canvas.setPointerCapture(event.pointerId);
+    add(event);
+  });
+  canvas.addEventListener('pointermove', (event) => { if (drawing) add(event); });
+  const finish = () => {
+    if (!drawing) return;
+    drawing = false;
+    onChange(drawn.slice());
+  };
+  canvas.addEventListener('pointerup', finish);
+  canvas.addEventListener('pointercancel', finish);
+  document.getElementById('train-draw-clear').addEventListener('click', () => {
+    drawn.length = 0;
+    paint();
+    onChange([]);
+  });
+  paint();
 }
