@@ -381,3 +381,309 @@ pub fn parse_point(s: &str) -> Result<Vec<f64>, TheoryError> {
         })
         .collect()
 }
+
+pub use crate::theory::area::{AreaPicture, Strip};
+
+/// Theorem 1's area picture (Eq. 28–31, App. B) for data point `x` of the mixture under `w` on
+/// [λ_min, λ_max], with `strips` Riemann strips evenly spaced in λ; w is scaled to a maximum of 1.
+pub fn area_picture(
+    gmm_json: &str,
+    x: &[f64],
+    w: &WeightingSpec,
+    lambda_min: f64,
+    lambda_max: f64,
+    strips: usize,
+) -> Result<AreaPicture, TheoryError> {
+    require_lambda_range(lambda_min, lambda_max)?;
+    let gmm = parse_gmm_and_point(gmm_json, x)?;
+    let weighting = w.build()?;
+    crate::theory::area::area_picture(&gmm, x, &weighting, lambda_min, lambda_max, strips)
+}
+
+pub use crate::theory::losses::LossPreset;
+
+/// The losses the implied-weighting widget offers, each with its Table 1 row.
+pub fn loss_presets() -> Vec<LossPreset> {
+    crate::theory::losses::loss_presets()
+}
+
+/// A loss's implied weighting (App. D) next to its Table 1 closed form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpliedComparison {
+    pub loss: LossPreset,
+    /// The training schedule used for the derivation (the loss's own unless overridden).
+    pub schedule: String,
+    pub lambda: Vec<f64>,
+    /// Implied w(λ) ∝ p(λ)·m(λ)/factor(λ) (Eq. 6–7 with Eq. 122–126), scaled to max 1.
+    pub implied: Vec<f64>,
+    /// The Table 1 row's closed form, scaled to max 1.
+    pub table: Vec<f64>,
+    /// max - min over the grid of log(implied/table): 0 when the two are proportional.
+    pub log_ratio_spread: f64,
+    pub implied_monotonic: bool,
+    pub table_monotonic: bool,
+}
+
+/// Derives the weighting implied by loss preset `loss` trained with `schedule` (its own schedule
+/// when `None`), with `gamma` the γ of P2 / Min-SNR (default: the preset's), and compares it with
+/// the Table 1 row on `range`.
+pub fn implied_comparison(
+    loss: &str,
+    schedule: Option<&str>,
+    gamma: Option<f64>,
+    range: &CurveRange,
+) -> Result<ImpliedComparison, TheoryError> {
+    range.validate()?;
+    let presets = loss_presets();
+    let mut preset = presets
+        .iter()
+        .find(|p| p.name == loss)
+        .cloned()
+        .ok_or_else(|| TheoryError::UnknownName {
+            what: "loss",
+            name: loss.to_string(),
+            accepted: presets
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    if let Some(gamma) = gamma {
+        require_finite("γ", gamma)?;
+        if preset.multiplier_params.contains_key("gamma") {
+            preset.multiplier_params.insert("gamma".into(), gamma);
+        }
+    }
+    let schedule_name = schedule.unwrap_or(&preset.schedule).to_string();
+    let implied_spec = ImpliedSpec {
+        target: preset.target.clone(),
+        target_params: preset.target_params.clone(),
+        schedule: ScheduleSpec {
+            name: schedule_name.clone(),
+            params: BTreeMap::new(),
+        },
+        multiplier: Some(preset.multiplier.clone()),
+        multiplier_params: preset.multiplier_params.clone(),
+    };
+    let implied = implied_weighting_curve(&implied_spec, range)?;
+    let table_spec = WeightingSpec {
+        name: preset.table_weighting.clone(),
+        params: preset.multiplier_params.clone(),
+        expression: None,
+    };
+    let table = weighting_curve(&table_spec, range)?;
+    let top = table.w.iter().copied().fold(0.0f64, f64::max);
+    if !(top > 0.0 && top.is_finite()) {
+        return Err(TheoryError::Numerical(format!(
+            "the Table 1 weighting `{}` vanishes on the range",
+            preset.table_weighting
+        )));
+    }
+    let table_w: Vec<f64> = table.w.iter().map(|w| w / top).collect();
+    let (lo, hi) = implied
+        .w
+        .iter()
+        .zip(&table_w)
+        .filter(|(a, b)| **a > 1e-250 && **b > 1e-250)
+        .map(|(a, b)| a.ln() - b.ln())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(r), hi.max(r))
+        });
+    let log_ratio_spread = if hi >= lo { hi - lo } else { f64::INFINITY };
+    Ok(ImpliedComparison {
+        loss: preset,
+        schedule: schedule_name,
+        lambda: implied.lambda,
+        implied: implied.w,
+        table: table_w,
+        log_ratio_spread,
+        implied_monotonic: implied.monotonic,
+        table_monotonic: table.monotonic,
+    })
+}
+
+pub use crate::theory::estimator::{EstimatorReport, LossMoments, ProposalResult};
+
+/// Sec. 3.2's estimator experiment for data point `x` of the mixture under `w` on [λ_min, λ_max]:
+/// every schedule, the adaptive one (App. F) and the optimal one, with exact variances and
+/// `samples`-sample Monte Carlo estimates from `seed`.
+pub fn estimator_report(
+    gmm_json: &str,
+    x: &[f64],
+    w: &WeightingSpec,
+    lambda_min: f64,
+    lambda_max: f64,
+    samples: usize,
+    seed: u64,
+) -> Result<EstimatorReport, TheoryError> {
+    require_lambda_range(lambda_min, lambda_max)?;
+    let gmm = parse_gmm_and_point(gmm_json, x)?;
+    let weighting = w.build()?;
+    crate::theory::estimator::estimator_report(
+        &gmm, x, &weighting, lambda_min, lambda_max, samples, seed,
+    )
+}
+
+/// The per-λ loss moments behind [`estimator_report`] for data point `x` of the mixture (the
+/// costly part, independent of the weighting, sample count and seed).
+pub fn loss_moments(
+    gmm_json: &str,
+    x: &[f64],
+    lambda_min: f64,
+    lambda_max: f64,
+) -> Result<LossMoments, TheoryError> {
+    let gmm = parse_gmm_and_point(gmm_json, x)?;
+    LossMoments::new(&gmm, x, lambda_min, lambda_max)
+}
+
+/// [`estimator_report`] from moments computed by [`loss_moments`].
+pub fn estimator_report_from(
+    moments: &LossMoments,
+    w: &WeightingSpec,
+    samples: usize,
+    seed: u64,
+) -> Result<EstimatorReport, TheoryError> {
+    crate::theory::estimator::estimator_report_from(moments, &w.build()?, samples, seed)
+}
+
+pub use crate::theory::augment::AugmentationReport;
+
+/// Theorem 1 as data augmentation for data point `x` of the mixture under a monotone `w` on
+/// [λ_min, λ_max]: the weighted loss beside the expected negative log-likelihood of augmented
+/// data, with `samples` augmented samples from `seed`.
+pub fn augmentation_report(
+    gmm_json: &str,
+    x: &[f64],
+    w: &WeightingSpec,
+    lambda_min: f64,
+    lambda_max: f64,
+    samples: usize,
+    seed: u64,
+) -> Result<AugmentationReport, TheoryError> {
+    require_lambda_range(lambda_min, lambda_max)?;
+    let gmm = parse_gmm_and_point(gmm_json, x)?;
+    let weighting = w.build()?;
+    crate::theory::augment::augmentation_report(
+        &gmm, x, &weighting, lambda_min, lambda_max, samples, seed,
+    )
+}
+
+pub use crate::theory::klfisher::KlFisherCurve;
+
+/// App. G, Eq. 138 for data point `x` and the mixture as the model, on [λ_min, λ_max].
+pub fn kl_fisher_curve(
+    gmm_json: &str,
+    x: &[f64],
+    lambda_min: f64,
+    lambda_max: f64,
+) -> Result<KlFisherCurve, TheoryError> {
+    require_lambda_range(lambda_min, lambda_max)?;
+    let gmm = parse_gmm_and_point(gmm_json, x)?;
+    crate::theory::klfisher::kl_fisher_curve(&gmm, x, lambda_min, lambda_max)
+}
+
+/// Fig. 5 (App. I) for the explainer: E_x[dL/dλ] of uniform n-bit data for n = 1..=max_bits, where
+/// each added bit lives along λ, the information each carries, and the 5-bit-like weighting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LowBitPicture {
+    pub lambda: Vec<f64>,
+    pub bits: Vec<u32>,
+    /// `dl[n-1][i]` = E_x dL/dλ (nats per unit λ) at λ_i for n bits.
+    pub dl: Vec<Vec<f64>>,
+    /// `bit_density[n-1][i]` = (dl_n - dl_{n-1})/ln 2 (bits per unit λ): where bit n lives
+    /// (bit 1: dl_1/ln 2).
+    pub bit_density: Vec<Vec<f64>>,
+    /// ∫ bit_density[n-1] dλ over the range by composite Gauss–Legendre: 1 bit each (App. I).
+    pub bit_information: Vec<f64>,
+    /// The 5-bit-like weighting Φ(-2(λ - 8.4)) (Eq. 146) on the grid.
+    pub low_bit_w: Vec<f64>,
+}
+
+/// [`LowBitPicture`] on `range` for 1..=max_bits bits (at most 8).
+pub fn low_bit_picture(max_bits: u32, range: &CurveRange) -> Result<LowBitPicture, TheoryError> {
+    if max_bits == 0 || max_bits > 8 {
+        return Err(TheoryError::InvalidInput(format!(
+            "the number of bits must be between 1 and 8, got {max_bits}"
+        )));
+    }
+    let curves = low_bit_curves(max_bits, range)?;
+    let rule = crate::theory::quadrature::CompositeRule::new(
+        range.lambda_min,
+        range.lambda_max,
+        &[],
+        1.0,
+        10,
+    )?;
+    let mut totals = Vec::new();
+    for bits in 1..=max_bits {
+        let (_, dl) = lowbit::low_bit_curve(bits, &rule.nodes)?;
+        totals.push(rule.integrate_values(&dl));
+    }
+    let ln2 = std::f64::consts::LN_2;
+    let bit_information = (0..totals.len())
+        .map(|n| (totals[n] - if n == 0 { 0.0 } else { totals[n - 1] }) / ln2)
+        .collect();
+    let bit_density = (0..curves.dl.len())
+        .map(|n| {
+            curves.dl[n]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v - if n == 0 { 0.0 } else { curves.dl[n - 1][i] }) / ln2)
+                .collect()
+        })
+        .collect();
+    let w = Weighting::new("low-bit", &BTreeMap::new(), None)?;
+    let low_bit_w = curves.lambda.iter().map(|&l| w.w(l)).collect();
+    Ok(LowBitPicture {
+        lambda: curves.lambda,
+        bits: curves.bits,
+        dl: curves.dl,
+        bit_density,
+        bit_information,
+        low_bit_w,
+    })
+}
+
+/// A trained model's per-λ loss as the page keeps it for the explainer: the trainer's histogram
+/// of f(λ) = E‖ε − ε̂‖² (standardised data space), `None` for bins not yet sampled, and the
+/// prior term E_x KL(q(z_λmin|x) ‖ N(0, I)) over the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedLoss {
+    pub lambda_min: f64,
+    pub lambda_max: f64,
+    pub bins: Vec<Option<f64>>,
+    pub prior: f64,
+    /// What was trained, for the page's caption.
+    pub dataset: String,
+    pub weighting: String,
+    pub step: u64,
+}
+
+impl TrainedLoss {
+    /// E_x of the prior KL (Eq. 29) over standardised points: KL is linear in ‖x‖².
+    pub fn mean_prior(points: &[[f64; 2]], lambda_min: f64) -> f64 {
+        let n = points.len().max(1) as f64;
+        points
+            .iter()
+            .map(|p| crate::theory::identity::prior_kl(p, lambda_min))
+            .sum::<f64>()
+            / n
+    }
+}
+
+/// Theorem 1's area picture for a trained model, from its per-λ loss averaged over the data,
+/// under `w` on the training range with `strips` Riemann strips.
+pub fn area_picture_from_loss(
+    loss: &TrainedLoss,
+    w: &WeightingSpec,
+    strips: usize,
+) -> Result<AreaPicture, TheoryError> {
+    let bins: Vec<f64> = loss.bins.iter().map(|b| b.unwrap_or(f64::NAN)).collect();
+    let table = crate::theory::area::TabulatedLoss::new(
+        loss.lambda_min,
+        loss.lambda_max,
+        &bins,
+        loss.prior,
+    )?;
+    crate::theory::area::area_picture_from_loss(&table, &w.build()?, strips)
+}

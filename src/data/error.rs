@@ -92,4 +92,7 @@ pub enum DataError {
     /// An image file and a label file that do not belong together.
     #[error("{images} images but {labels} labels; the image and label files must hold the same number of items")]
     IdxCountMismatch { images: usize, labels: usize },
+    /// Images the Fourier analysis cannot use (not square, none).
+    #[error("{0}")]
+    SpectrumInput(String),
 }

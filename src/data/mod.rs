@@ -4,6 +4,7 @@ pub mod dataset;
 pub mod error;
 pub mod mnist;
 pub mod points_csv;
+pub mod spectrum;
 pub mod standardize;
 pub mod toy2d;
 

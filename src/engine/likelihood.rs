@@ -46,6 +46,20 @@ pub fn integrate_to_prior<B: DivergenceBackend>(
     lambda_max: f64,
     steps: usize,
 ) -> Result<OdeEndpoint<B::Batch>, SampleError> {
+    let grid = step_grid(lambda_min, lambda_max, steps)?;
+    let mut state = start(backend, x, zeros, lambda_max);
+    for (from, to) in grid {
+        state = rk4_with_divergence(backend, state, from, to)?;
+    }
+    Ok(state)
+}
+
+/// The ODE's steps (from, to), uniform in λ from λ_max down to λ_min.
+pub fn step_grid(
+    lambda_min: f64,
+    lambda_max: f64,
+    steps: usize,
+) -> Result<Vec<(f64, f64)>, SampleError> {
     if !(lambda_min.is_finite() && lambda_max.is_finite() && lambda_min < lambda_max) {
         return Err(SampleError::InvalidConfig {
             field: "lambda",
@@ -58,30 +72,38 @@ pub fn integrate_to_prior<B: DivergenceBackend>(
             message: "the likelihood ODE needs at least one step".into(),
         });
     }
-    // y = x at λ_max means z = α_max x.
-    let mut z = backend.lincomb(&[((0.5 * log_alpha2(lambda_max)).exp(), x)]);
-    let mut integral = zeros;
     let h = (lambda_max - lambda_min) / steps as f64;
-    for i in 0..steps {
-        let from = lambda_max - i as f64 * h;
-        let to = if i + 1 == steps { lambda_min } else { from - h };
-        (z, integral) = rk4_with_divergence(backend, &z, &integral, from, to)?;
+    Ok((0..steps)
+        .map(|i| {
+            let from = lambda_max - i as f64 * h;
+            let to = if i + 1 == steps { lambda_min } else { from - h };
+            (from, to)
+        })
+        .collect())
+}
+
+/// The state at the data end: y = x at λ_max means z = α_max x; the integral starts at 0.
+pub fn start<B: DivergenceBackend>(
+    backend: &B,
+    x: &B::Batch,
+    zeros: B::Batch,
+    lambda_max: f64,
+) -> OdeEndpoint<B::Batch> {
+    OdeEndpoint {
+        z: backend.lincomb(&[((0.5 * log_alpha2(lambda_max)).exp(), x)]),
+        divergence_integral: zeros,
     }
-    Ok(OdeEndpoint {
-        z,
-        divergence_integral: integral,
-    })
 }
 
 /// One RK4 step in σ̃ of the state z and the integral ∫ α tr(∂ε̂/∂z) dσ̃ (the same stages as the
 /// sampler's `rk4_step`, run in either direction).
-fn rk4_with_divergence<B: DivergenceBackend>(
+pub fn rk4_with_divergence<B: DivergenceBackend>(
     backend: &mut B,
-    z: &B::Batch,
-    integral: &B::Batch,
+    state: OdeEndpoint<B::Batch>,
     from: f64,
     to: f64,
-) -> Result<(B::Batch, B::Batch), SampleError> {
+) -> Result<OdeEndpoint<B::Batch>, SampleError> {
+    let (z, integral) = (&state.z, &state.divergence_integral);
     // σ̃_m = (σ̃_from + σ̃_to)/2.
     let mid = to - 2.0 * softplus(0.5 * (to - from)) + 2.0 * std::f64::consts::LN_2;
     let (ratio_mid, coef_mid) = (alpha_ratio(from, mid), euler_coef(from, mid));
@@ -111,7 +133,10 @@ fn rk4_with_divergence<B: DivergenceBackend>(
         (2.0 * step * alpha(mid), &t3),
         (step * alpha(to), &t4),
     ]);
-    Ok((next, integral))
+    Ok(OdeEndpoint {
+        z: next,
+        divergence_integral: integral,
+    })
 }
 
 /// −log p(x) in nats from the ODE's end point z₁ (at λ_min) and the divergence integral.
@@ -126,7 +151,8 @@ pub fn negative_log_likelihood(z_end: &[f64], divergence_integral: f64, lambda_m
 pub struct OdeBitsPerDim {
     pub nll_bpd: f64,
     pub nll_bpd_stderr: f64,
-    pub steps: usize,
+    /// RK4 steps the ODE was integrated with.
+    pub ode_steps: usize,
 }
 
 /// Mean and standard error of per-point NLLs (nats, standardised space) as bits/dim of the data
@@ -139,7 +165,7 @@ pub fn summarise(nll: &[f64], dim: usize, log_std_sum: f64, steps: usize) -> Ode
     OdeBitsPerDim {
         nll_bpd: (mean + log_std_sum) * to_bpd,
         nll_bpd_stderr: (var / n).sqrt() * to_bpd,
-        steps,
+        ode_steps: steps,
     }
 }
 

@@ -23,6 +23,24 @@ pub use train::Trainer;
 use burn::prelude::Tensor;
 use thiserror::Error;
 
+/// Hands the thread back to the host between pieces of a long computation: in the page a
+/// macrotask boundary (a zero-delay timer), so input and painting run; natively nothing.
+pub async fn yield_to_host() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            let scheduled = web_sys::window()
+                .and_then(|w| w.set_timeout_with_callback(&resolve).ok())
+                .is_some();
+            if !scheduled {
+                // No window (a worker): resolve at once rather than never.
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
+
 /// Reads a tensor back as f32, asynchronously: the only kind of readback the browser allows,
 /// and the one every engine path uses (natively it is simply awaited with a blocking executor).
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EngineError> {

@@ -5,7 +5,8 @@
 use burn::prelude::*;
 
 use super::likelihood::{
-    integrate_to_prior, negative_log_likelihood, summarise, DivergenceBackend, OdeBitsPerDim,
+    negative_log_likelihood, rk4_with_divergence, start, step_grid, summarise, DivergenceBackend,
+    OdeBitsPerDim,
 };
 use super::model::Denoiser;
 use super::objective::Objective;
@@ -219,8 +220,13 @@ pub async fn ode_nll_standardised(
         let flat: Vec<f32> = chunk.iter().flat_map(|p| p.map(|v| v as f32)).collect();
         let x = Tensor::<2>::from_data(TensorData::new(flat, [n, 2]), &backend.device);
         let zeros = Tensor::<2>::zeros([n, 1], &backend.device);
-        let end = integrate_to_prior(&mut backend, &x, zeros, lambda_min, lambda_max, steps)
-            .map_err(sample_error)?;
+        // Step by step, handing the page back its thread between steps: a grid of thousands of
+        // points takes seconds on a slow GPU, and the page must stay responsive meanwhile.
+        let mut end = start(&backend, &x, zeros, lambda_max);
+        for (from, to) in step_grid(lambda_min, lambda_max, steps).map_err(sample_error)? {
+            end = rk4_with_divergence(&mut backend, end, from, to).map_err(sample_error)?;
+            super::yield_to_host().await;
+        }
         let z = super::read_f32(end.z).await?;
         let integral = super::read_f32(end.divergence_integral).await?;
         for (zi, ii) in z.chunks_exact(2).zip(integral) {

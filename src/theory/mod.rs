@@ -2,10 +2,15 @@
 //! data and the identities that tie them together. No I/O, no tensors; compiles for wasm32.
 
 pub mod adaptive;
+pub mod area;
+pub mod augment;
 pub mod error;
+pub mod estimator;
 pub mod expr;
 pub mod gmm;
 pub mod identity;
+pub mod klfisher;
+pub mod losses;
 pub mod lowbit;
 pub mod numeric;
 pub mod param;

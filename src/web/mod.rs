@@ -2,6 +2,8 @@
 //! GPU-backed views. No maths lives here; errors become `JsError`s with the theory's message.
 
 mod density_view;
+mod explainer;
+mod spectrum;
 mod trainer;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -10,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use crate::api;
 
 pub use density_view::DensityView;
+pub use spectrum::FourierView;
 pub use trainer::TrainerHandle;
 
 #[wasm_bindgen(start)]

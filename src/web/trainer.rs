@@ -9,6 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::to_js;
+use crate::api;
 use crate::engine::elbo::bits_per_dim;
 use crate::engine::likelihood::OdeBitsPerDim;
 use crate::engine::metrics::energy_distance;
@@ -174,6 +175,35 @@ impl TrainerHandle {
     #[wasm_bindgen(js_name = stepCount)]
     pub fn step_count(&self) -> Result<f64, JsError> {
         self.slot.with(|t| Ok(t.step_count() as f64))
+    }
+
+    /// Mean loss over the last `n` collected steps (the end of a run, less noisy than one step).
+    #[wasm_bindgen(js_name = meanLoss)]
+    pub fn mean_loss(&self, n: u32) -> Result<f64, JsError> {
+        self.slot.with(|t| {
+            let recent = &t.history[t.history.len().saturating_sub(n.max(1) as usize)..];
+            if recent.is_empty() {
+                return Err(JsError::new("no collected steps yet"));
+            }
+            Ok(recent.iter().map(|p| p.loss).sum::<f64>() / recent.len() as f64)
+        })
+    }
+
+    /// The per-λ loss so far with the prior term, as the explainer's area widget takes it.
+    #[wasm_bindgen(js_name = trainedLoss)]
+    pub fn trained_loss(&self) -> Result<JsValue, JsError> {
+        self.slot.with(|t| {
+            let h = &t.histogram;
+            to_js(&api::TrainedLoss {
+                lambda_min: h.lambda_min,
+                lambda_max: h.lambda_max,
+                bins: h.mean.iter().map(|v| v.is_finite().then_some(*v)).collect(),
+                prior: api::TrainedLoss::mean_prior(&t.train, h.lambda_min),
+                dataset: t.config.dataset.clone(),
+                weighting: t.objective.weighting.name().to_string(),
+                step: t.step_count(),
+            })
+        })
     }
 
     /// The held-out points in data space, `[[x, y], ...]`, for drawing under the samples.

@@ -137,3 +137,61 @@ test('readable on a 360 px wide screen', async () => {
     await close();
   }
 });
+
+test('Figures 6 and 7: MNIST spectra against noise, redrawn as λ moves, λ in the URL', async () => {
+  const { page, errors, close } = await openPage(site, '?flambda=4#fourier');
+  try {
+    await page.waitForFunction(() => Number(document.querySelector('#fourier-digits').dataset.frames) >= 1);
+    assert.equal(await page.inputValue('#fourier-lambda'), '4');
+    for (const id of ['chart-fourier-spectrum', 'chart-fourier-bands']) {
+      const stats = await canvasStats(page, `#${id} canvas`);
+      assert.ok(stats.differing > 2000, `${id}: only ${stats.differing} drawn pixels`);
+    }
+    const digits = await canvasStats(page, '#fourier-digits');
+    assert.ok(digits.distinct > 20, 'the noised digits are drawn');
+    // At λ = 4 the noise drowns only the top frequencies; at λ = −4 it reaches far lower.
+    const drownedAt = async () => Number((await page.textContent('#fourier-readout')).match(/from (\d+) cycles/)?.[1] ?? Infinity);
+    const high = await drownedAt();
+    const frames = Number(await page.getAttribute('#fourier-digits', 'data-frames'));
+    await setRange(page, '#fourier-lambda', -4);
+    await page.waitForFunction((n) => Number(document.querySelector('#fourier-digits').dataset.frames) > n, frames);
+    const low = await drownedAt();
+    assert.ok(low < high, `drowned from ${high} at λ=4, from ${low} at λ=−4`);
+    assert.notEqual((await canvasStats(page, '#fourier-digits')).fingerprint, digits.fingerprint);
+    assert.match(page.url(), /flambda=-4/);
+    await page.locator('#fourier').screenshot({ path: `${ARTIFACTS}/fourier.png` });
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('each figure can be shown alone for an <iframe>, and its link carries its state', async () => {
+  const { page, errors, close } = await openPage(site, '?widget=weightings&k=4');
+  try {
+    assert.equal(await page.isVisible('#weightings'), true);
+    for (const other of ['#schedules', '#table-1', '#forward', '#fourier']) {
+      assert.equal(await page.isVisible(other), false, `${other} hidden when embedding Figure 3`);
+    }
+    assert.equal(await page.isVisible('.site-header h1'), false, 'embedded: no site header');
+    assert.ok((await canvasStats(page, '#chart-w-monotone canvas')).differing > 1000, 'Figure 3 drawn alone');
+    await page.click('#weightings button[data-copy-widget]');
+    const link = new URL(await page.inputValue('#weightings .link-out'));
+    assert.equal(link.searchParams.get('widget'), 'weightings');
+    assert.equal(link.searchParams.get('k'), '4');
+    assert.equal(link.searchParams.has('view'), false, 'the figures are the default view');
+    await page.screenshot({ path: `${ARTIFACTS}/embed-figure3.png` });
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+  // An unknown figure name is reported, and every figure is shown.
+  const other = await openPage(site, '?widget=fig99');
+  try {
+    assert.match(await other.page.textContent('#status'), /no widget “fig99”/);
+    assert.equal(await other.page.isVisible('#forward'), true);
+    assert.deepEqual(other.errors, []);
+  } finally {
+    await other.close();
+  }
+});

@@ -111,6 +111,21 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     await page.setInputFiles('#train-load', { name: 'broken.elbolab', mimeType: 'application/octet-stream', buffer: bytes });
     await page.waitForFunction(() => /Could not load/.test(document.querySelector('#train-status').textContent));
     assert.match(await page.textContent('#train-status'), /checksum/);
+
+    // The explainer's area picture for the model just trained: its per-λ loss, kept in this
+    // browser, drawn as Theorem 1's two decompositions, which agree as for exact data.
+    await page.click('#train-area-link');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    await page.waitForFunction(() => Number(document.getElementById('explain-area').dataset.frames ?? 0) > 0);
+    assert.equal(await page.inputValue('#area-source'), 'trained');
+    assert.match(await page.textContent('#area-source-caption'), /trained on moons/);
+    assert.equal(await page.textContent('#area-error'), '');
+    const relative = Number(await page.getAttribute('#area-verdict', 'data-relative'));
+    assert.ok(relative < 1e-6, `both sides agree for the trained model (relative ${relative})`);
+    for (const id of ['area-left', 'area-right']) {
+      assert.ok((await canvasStats(page, `#${id}`)).differing > 2000, `${id} drawn for the trained model`);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/area-trained.png`, fullPage: true });
     assert.deepEqual(errors, []);
   } finally {
     await close();
@@ -137,13 +152,51 @@ test('points drawn with the mouse become the dataset, and a step trains on them'
     assert.match(await page.textContent('#train-draw-count'), new RegExp(`${drawn} points`));
     assert.equal(await page.inputValue('#train-dataset'), 'points');
     await page.click('#train-step');
-    await page.waitForFunction(() => /step 1\b|Paused at step 1/.test(document.querySelector('#train-status').textContent)
+    await page.waitForFunction(() => /Paused at step 1\b/.test(document.querySelector('#train-status').textContent)
       || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 180_000 });
     assert.doesNotMatch(await page.textContent('#train-status'), /error|could not/i);
     const frames = await page.getAttribute('#train-samples', 'data-frames');
     assert.ok(Number(frames) >= 1, 'the samples view was drawn from the run on the drawn points');
     await page.click('#train-draw-clear');
     assert.equal(await page.getAttribute('#train-draw', 'data-points'), '0');
+    assert.deepEqual(errors, []);
+  } finally {
+    await close();
+  }
+});
+
+test('the small-scale Table 2 trains one row per objective, and Figure 4 draws both schedules', async () => {
+  // Tiny runs: this checks the pipeline (every objective trains and is evaluated in the page);
+  // what the numbers say is checked natively, where runs are long enough to mean something. The
+  // settings come from the URL of the comparison embedded alone.
+  const { page, errors, close } = await openPage(site, '?view=trainer&widget=compare&c_steps=4&c_width=16&c_depth=1&c_batch=32');
+  try {
+    assert.equal(await page.isVisible('#trainer'), false, 'embedded: only the comparison');
+    assert.equal(await page.inputValue('#compare-form [name="steps"]'), '4');
+    assert.equal(await page.inputValue('#compare-form [name="width"]'), '16');
+    assert.equal(await page.inputValue('#compare-form [name="depth"]'), '1');
+    await page.click('#compare button[data-copy-widget="compare"]');
+    const link = new URL(await page.inputValue('#compare .link-out'));
+    assert.equal(link.searchParams.get('c_batch'), '32');
+    assert.equal(link.searchParams.get('widget'), 'compare');
+    await page.click('#compare-table');
+    await page.waitForFunction(() => /^(Done|Could not)/.test(document.querySelector('#compare-status').textContent), null, { timeout: 600_000 });
+    assert.equal(await page.textContent('#compare-status'), 'Done.');
+    const rows = await page.$$eval('#compare-results tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.deepEqual(rows.map((r) => r[0]), ['ε-MSE + cosine (baseline)', 'EDM', 'v-MSE + cosine', 'sigmoid(−λ+2)', 'EDM-monotonic']);
+    assert.deepEqual(rows.map((r) => r[1]), ['—', '—', '✓', '✓', '✓'], 'monotonicity from the registry');
+    for (const row of rows) for (const cell of row.slice(2)) assert.ok(Number.isFinite(Number(cell)), `${row}`);
+
+    await page.click('#compare-fig4');
+    await page.waitForFunction(() => /^(Done|Could not)/.test(document.querySelector('#compare-status').textContent)
+      && Number(document.querySelector('#chart-compare-fig4').dataset.drawn) >= 1, null, { timeout: 600_000 });
+    assert.ok((await canvasStats(page, '#chart-compare-fig4 canvas')).differing > 500, 'Figure 4 is drawn');
+    await page.locator('#compare').screenshot({ path: `${ARTIFACTS}/compare.png` });
+
+    // Invalid settings are refused with a message; nothing runs.
+    await page.fill('#compare-form [name="batch"]', '0');
+    await page.click('#compare-table');
+    assert.match(await page.textContent('#compare-error'), /batch/i);
     assert.deepEqual(errors, []);
   } finally {
     await close();

@@ -172,6 +172,11 @@ export function initTrainer(wasm, state) {
       series: [{ label: 'f(λ)' }, { label: 'w(λ)' }, { label: 'p(λ)' }],
       data: [p.histogram_lambda, scale(p.histogram), scale(p.w), scale(p.p_lambda)],
     });
+    keepTrainedLoss(handle);
+    const link = document.getElementById('train-area-link');
+    const wparam = field('wparam').value;
+    link.search = `?view=explain&widget=area&asrc=trained&aw=${encodeURIComponent(field('weighting').value)}`
+      + (wparam === '' ? '' : `&ap=${encodeURIComponent(wparam)}`);
     return p;
   }
 
@@ -249,7 +254,7 @@ export function initTrainer(wasm, state) {
     context.drawImage(cells, 0, 0, densityCanvas.width, densityCanvas.height);
     densityCanvas.dataset.nllBpd = String(map.nll_bpd);
     densityCanvas.dataset.frames = String(Number(densityCanvas.dataset.frames ?? 0) + 1);
-    densityText.textContent = `held-out NLL ${map.nll_bpd.toFixed(3)} ± ${map.nll_bpd_stderr.toFixed(3)} bits/dim (${map.steps} RK4 steps)`;
+    densityText.textContent = `held-out NLL ${map.nll_bpd.toFixed(3)} ± ${map.nll_bpd_stderr.toFixed(3)} bits/dim (${map.ode_steps} RK4 steps)`;
   }
 
   async function refreshViews() {
@@ -464,4 +469,16 @@ function initDrawing(onChange) {
     onChange([]);
   });
   paint();
+}
+
+// The explainer's area widget draws Theorem 1 for the model trained here (another view of the
+// page, so another page load): keep its per-λ loss in this browser after every collect.
+export const TRAINED_LOSS_KEY = 'elbo-lab.trained-loss';
+function keepTrainedLoss(handle) {
+  try {
+    localStorage.setItem(TRAINED_LOSS_KEY, JSON.stringify(handle.trainedLoss()));
+  } catch (e) {
+    // Storage full or disabled (private mode): the trainer works on; the explainer says so.
+    console.warn(`the per-λ loss could not be kept for the explainer: ${e.message ?? e}`);
+  }
 }
