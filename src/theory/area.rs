@@ -147,10 +147,9 @@ impl TabulatedLoss {
                 "the prior term must be a finite non-negative number, got {prior}"
             )));
         }
-        if let Some(bad) = bins
-            .iter()
-            .find(|v| !v.is_nan() && !(v.is_finite() && **v >= 0.0))
-        {
+        // NaN marks a bin never sampled; anything else must be a mean of squares.
+        let valid = |v: f64| v.is_nan() || (v.is_finite() && v >= 0.0);
+        if let Some(bad) = bins.iter().find(|v| !valid(**v)) {
             return Err(TheoryError::InvalidInput(format!(
                 "a per-λ loss is a mean of squares, so finite and non-negative; got {bad}"
             )));

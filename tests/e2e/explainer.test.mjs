@@ -67,6 +67,25 @@ test('the area widget alone: both decompositions drawn, both sides agree, strips
     assert.match(link, /widget=area/);
     assert.match(link, /astrips=32/);
 
+    // Pick a strip by dragging across the left panel, then move it with the keyboard: the same
+    // λ-slice is outlined on both panels and its two areas read out.
+    const unpicked = await canvasStats(page, '#area-right');
+    const box = await page.locator('#area-left').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 4 });
+    await page.mouse.up();
+    const pickedAt = Number(await page.getAttribute('#area-pick', 'data-strip'));
+    assert.ok(pickedAt > 0 && pickedAt < 31, `a middle strip picked (${pickedAt})`);
+    assert.match(await page.textContent('#area-pick'), /Strip \d+ of 32: λ from .* horizontal L·Δw = /);
+    assert.notEqual((await canvasStats(page, '#area-right')).fingerprint, unpicked.fingerprint, 'outlined on the other panel too');
+    await page.focus('#area-left');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('#area-pick', 'data-strip'), String(pickedAt + 1));
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getAttribute('#area-pick', 'data-strip'), null);
+    assert.equal((await canvasStats(page, '#area-right')).fingerprint, unpicked.fingerprint);
+
     const again = await openPage(site, new URL(link).search);
     try {
       assert.equal(await again.page.inputValue('#area-strips'), '32');

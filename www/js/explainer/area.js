@@ -87,6 +87,10 @@ export function initArea(wasm, state) {
   }
 
   const section = el('explain-area');
+  // The strip picked by dragging across either panel (or the arrow keys): highlighted on both,
+  // so the same slice of λ is seen as w·dL on the left and L·dw on the right.
+  let picked = null;
+  let last = null;
   function draw() {
     stripsOut.value = inputs.strips.value;
     let picture;
@@ -100,13 +104,78 @@ export function initArea(wasm, state) {
     error.textContent = '';
     delete section.dataset.error;
     saveState();
-    drawPlane(el('area-left'), picture, 'vertical');
-    drawPlane(el('area-right'), picture, 'horizontal');
+    last = picture;
+    if (picked !== null) picked = Math.min(picked, picture.strips.length - 1);
+    paint();
     fillNumbers(picture);
     drawDensity(picture);
     section.dataset.frames = String(Number(section.dataset.frames ?? 0) + 1);
   }
   const redraw = coalesce(draw);
+
+  function paint() {
+    drawPlane(el('area-left'), last, 'vertical', picked);
+    drawPlane(el('area-right'), last, 'horizontal', picked);
+    const readout = el('area-pick');
+    if (picked === null) {
+      readout.textContent = 'Drag across either panel, or focus one and press ← →, to pick a strip.';
+      delete readout.dataset.strip;
+      return;
+    }
+    const s = last.strips[picked];
+    readout.textContent = `Strip ${picked + 1} of ${last.strips.length}: λ from ${s.lambda_lo.toFixed(2)} to ${s.lambda_hi.toFixed(2)}. `
+      + `Vertical w·ΔL = ${fmt(s.w_mid, 4)} × ${fmt(s.l_hi - s.l_lo, 4)} = ${fmt(s.vertical, 4)}; `
+      + `horizontal L·Δw = ${fmt(s.l_mid, 4)} × ${fmt(s.w_lo - s.w_hi, 4)} = ${fmt(s.horizontal, 4)}`
+      + (s.horizontal < 0 ? ' (negative: w rises with λ here).' : '.');
+    readout.dataset.strip = String(picked);
+  }
+
+  // The strip under the pointer: the left panel cuts L into slices, the right panel cuts w.
+  function stripAt(canvas, event) {
+    const box = canvas.getBoundingClientRect();
+    const { X, Y } = axes(last, box.width, Math.round(box.width * 0.7));
+    const x = event.clientX - box.left;
+    const y = event.clientY - box.top;
+    const strips = last.strips;
+    if (canvas.id === 'area-left') {
+      const i = strips.findIndex((s) => x <= X(s.l_hi));
+      return i < 0 ? strips.length - 1 : i;
+    }
+    // Horizontal strips: the one whose w-range holds the pointer's height, else the nearest.
+    let best = 0;
+    let distance = Infinity;
+    strips.forEach((s, i) => {
+      const top = Y(Math.max(s.w_lo, s.w_hi));
+      const bottom = Y(Math.min(s.w_lo, s.w_hi));
+      const d = y < top ? top - y : y > bottom ? y - bottom : 0;
+      if (d < distance) [best, distance] = [i, d];
+    });
+    return best;
+  }
+  for (const canvas of [el('area-left'), el('area-right')]) {
+    canvas.tabIndex = 0;
+    const pick = (event) => {
+      if (!last) return;
+      picked = stripAt(canvas, event);
+      paint();
+    };
+    canvas.addEventListener('pointerdown', (event) => {
+      canvas.setPointerCapture?.(event.pointerId);
+      pick(event);
+    });
+    canvas.addEventListener('pointermove', (event) => {
+      if (event.buttons) pick(event);
+    });
+    canvas.addEventListener('keydown', (event) => {
+      if (!last || !['ArrowLeft', 'ArrowRight', 'Escape'].includes(event.key)) return;
+      event.preventDefault();
+      const n = last.strips.length;
+      if (event.key === 'Escape') picked = null;
+      else if (picked === null) picked = event.key === 'ArrowRight' ? 0 : n - 1;
+      else picked = Math.max(0, Math.min(n - 1, picked + (event.key === 'ArrowRight' ? 1 : -1)));
+      paint();
+    });
+  }
 
   for (const key of ['lmin', 'lmax']) inputs[key].addEventListener('change', redraw);
   source.addEventListener('change', () => {
@@ -186,14 +255,21 @@ function drawDensity(p) {
     : 'Not monotone: the "mixture weights" −w′(λ)/w(λ_min) are negative where w rises with λ (dw/dt < 0).';
 }
 
-// One panel of the L–w plane: the curve and one decomposition of the area under it.
-function drawPlane(canvas, p, mode) {
-  const { ctx, width, height } = prepareCanvas(canvas);
+// The panels' margins and their maps from (L, w) to CSS pixels.
+function axes(p, width, height) {
   const m = { left: 52, right: 10, top: 10, bottom: 34 };
   const lMax = Math.max(...p.curve_l) * 1.04 || 1;
   const wMax = Math.max(...p.curve_w, 1e-9) * 1.08;
   const X = (l) => m.left + (l / lMax) * (width - m.left - m.right);
   const Y = (w) => height - m.bottom - (w / wMax) * (height - m.top - m.bottom);
+  return { m, lMax, wMax, X, Y };
+}
+
+// One panel of the L–w plane: the curve and one decomposition of the area under it, with the
+// picked strip (if any) outlined.
+function drawPlane(canvas, p, mode, picked) {
+  const { ctx, width, height } = prepareCanvas(canvas);
+  const { m, lMax, wMax, X, Y } = axes(p, width, height);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, width, height);
   const rect = (l0, l1, w0, w1, fill, edge) => {
@@ -220,6 +296,20 @@ function drawPlane(canvas, p, mode) {
     // positive strips at the same heights.
     for (const s of p.strips) if (s.horizontal >= 0) rect(0, s.l_mid, s.w_hi, s.w_lo, COLORS.positive, COLORS.positiveEdge);
     for (const s of p.strips) if (s.horizontal < 0) rect(0, s.l_mid, s.w_hi, s.w_lo, COLORS.negative, COLORS.negativeEdge);
+  }
+  if (picked !== null && picked !== undefined && p.strips[picked]) {
+    const s = p.strips[picked];
+    const [l0, l1, w0, w1] = mode === 'vertical' ? [s.l_lo, s.l_hi, 0, s.w_mid] : [0, s.l_mid, s.w_hi, s.w_lo];
+    ctx.fillStyle = 'rgba(255, 191, 0, 0.55)';
+    ctx.strokeStyle = '#7a5500';
+    ctx.lineWidth = 2;
+    const x0 = X(Math.min(l0, l1));
+    const y0 = Y(Math.max(w0, w1));
+    // At least 2 px, so a thin strip stays visible.
+    const wide = Math.max(2, X(Math.max(l0, l1)) - x0);
+    const tall = Math.max(2, Y(Math.min(w0, w1)) - y0);
+    ctx.fillRect(x0, y0, wide, tall);
+    ctx.strokeRect(x0, y0, wide, tall);
   }
   // Axes with a few ticks.
   ctx.strokeStyle = '#1b1d22';
