@@ -111,21 +111,24 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     await page.setInputFiles('#train-load', { name: 'broken.elbolab', mimeType: 'application/octet-stream', buffer: bytes });
     await page.waitForFunction(() => /Could not load/.test(document.querySelector('#train-status').textContent));
     assert.match(await page.textContent('#train-status'), /checksum/);
-
     // The explainer's area picture for the model just trained: its per-λ loss, kept in this
     // browser, drawn as Theorem 1's two decompositions, which agree as for exact data.
+    const href = await page.getAttribute('#train-area-link', 'href');
+    assert.match(href, /asrc=trained/);
     await page.click('#train-area-link');
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
-    await page.waitForFunction(() => Number(document.getElementById('explain-area').dataset.frames ?? 0) > 0);
+    await page.waitForFunction(() => Number(document.getElementById('explain-area').dataset.frames ?? 0) > 0
+      || document.getElementById('area-error').textContent !== '');
+    assert.equal(await page.textContent('#area-error'), '');
     assert.equal(await page.inputValue('#area-source'), 'trained');
     assert.match(await page.textContent('#area-source-caption'), /trained on moons/);
-    assert.equal(await page.textContent('#area-error'), '');
     const relative = Number(await page.getAttribute('#area-verdict', 'data-relative'));
     assert.ok(relative < 1e-6, `both sides agree for the trained model (relative ${relative})`);
     for (const id of ['area-left', 'area-right']) {
       assert.ok((await canvasStats(page, `#${id}`)).differing > 2000, `${id} drawn for the trained model`);
     }
     await page.screenshot({ path: `${ARTIFACTS}/area-trained.png`, fullPage: true });
+
     assert.deepEqual(errors, []);
   } finally {
     await close();

@@ -476,7 +476,11 @@ function initDrawing(onChange) {
 export const TRAINED_LOSS_KEY = 'elbo-lab.trained-loss';
 function keepTrainedLoss(handle) {
   try {
-    localStorage.setItem(TRAINED_LOSS_KEY, JSON.stringify(handle.trainedLoss()));
+    const loss = handle.trainedLoss();
+    // A run just loaded from a checkpoint has not measured its per-λ loss yet: keep what is
+    // there rather than replace it with nothing.
+    if (!loss.bins.some((b) => b !== null && b !== undefined)) return;
+    localStorage.setItem(TRAINED_LOSS_KEY, JSON.stringify(loss));
   } catch (e) {
     // Storage full or disabled (private mode): the trainer works on; the explainer says so.
     console.warn(`the per-λ loss could not be kept for the explainer: ${e.message ?? e}`);
