@@ -3,15 +3,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::{de::DeserializeOwned, Deserialize};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
+use super::{from_js, to_js};
 use crate::api;
-
-fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
-}
 
 fn theory_error(e: crate::theory::TheoryError) -> JsError {
     JsError::new(&e.to_string())
@@ -95,9 +91,10 @@ thread_local! {
     static MOMENTS: RefCell<Option<(String, Rc<api::LossMoments>)>> = const { RefCell::new(None) };
 }
 
-/// `{gmm, x: "x1,x2", weighting, lambda_min, lambda_max, samples, seed}`.
+/// `{gmm, x: "x1,x2", weighting, lambda_min, lambda_max, samples, seed}`: a Monte Carlo
+/// experiment on one mixture point (the estimator and augmentation widgets).
 #[derive(Deserialize)]
-struct EstimatorRequest {
+struct SampledRequest {
     gmm: String,
     x: String,
     weighting: api::WeightingSpec,
@@ -111,7 +108,7 @@ struct EstimatorRequest {
 /// adaptive schedule included).
 #[wasm_bindgen(js_name = estimatorReport)]
 pub fn estimator_report(request: JsValue) -> Result<JsValue, JsError> {
-    let r: EstimatorRequest = from_js(request, "estimator request")?;
+    let r: SampledRequest = from_js(request, "estimator request")?;
     let x = api::parse_point(&r.x).map_err(theory_error)?;
     let key = format!("{}|{x:?}|{}|{}", r.gmm, r.lambda_min, r.lambda_max);
     let moments = MOMENTS.with(|cache| -> Result<Rc<api::LossMoments>, JsError> {
@@ -131,22 +128,10 @@ pub fn estimator_report(request: JsValue) -> Result<JsValue, JsError> {
     to_js(&report)
 }
 
-/// `{gmm, x: "x1,x2", weighting, lambda_min, lambda_max, samples, seed}`.
-#[derive(Deserialize)]
-struct AugmentationRequest {
-    gmm: String,
-    x: String,
-    weighting: api::WeightingSpec,
-    lambda_min: f64,
-    lambda_max: f64,
-    samples: usize,
-    seed: u32,
-}
-
 /// Theorem 1 as data augmentation: both sides and the augmented samples.
 #[wasm_bindgen(js_name = augmentationReport)]
 pub fn augmentation_report(request: JsValue) -> Result<JsValue, JsError> {
-    let r: AugmentationRequest = from_js(request, "augmentation request")?;
+    let r: SampledRequest = from_js(request, "augmentation request")?;
     let x = api::parse_point(&r.x).map_err(theory_error)?;
     let report = api::augmentation_report(
         &r.gmm,

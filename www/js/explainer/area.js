@@ -3,7 +3,7 @@
 // its area cut into vertical strips (w dL) and horizontal strips (L dw), and the numbers of both
 // sides. Every number comes from the Rust core (`areaPicture`, `areaPictureFromLoss`).
 import { lineChart } from '../charts.js';
-import { coalesce, dataControls, fmt, numberOf, prepareCanvas } from './common.js';
+import { attempt, coalesce, dataControls, fmt, numberOf, prepareCanvas } from './common.js';
 import { TRAINED_LOSS_KEY } from '../trainer.js';
 
 export const AREA_STATE = [
@@ -93,16 +93,8 @@ export function initArea(wasm, state) {
   let last = null;
   function draw() {
     stripsOut.value = inputs.strips.value;
-    let picture;
-    try {
-      picture = compute();
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const picture = attempt(section, error, compute);
+    if (picture === null) return;
     saveState();
     last = picture;
     if (picked !== null) picked = Math.min(picked, picture.strips.length - 1);

@@ -2,7 +2,7 @@
 // weighted loss beside the expected negative log-likelihood of the perturbed data (Rust:
 // `augmentationReport`).
 import { lineChart } from '../charts.js';
-import { coalesce, dataControls, fmt, numberOf, prepareCanvas } from './common.js';
+import { attempt, coalesce, dataControls, fmt, numberOf, prepareCanvas } from './common.js';
 
 export const AUGMENT_STATE = [
   { key: 'gmix', type: 'string', def: 'eight-gaussians' },
@@ -27,17 +27,9 @@ export function initAugment(wasm, state) {
   seed.value = state.get('gseed');
 
   function compute() {
-    let r;
     const request = { ...data.request(), ...RANGE, samples: Number(samples.value), seed: numberOf(seed) };
-    try {
-      r = wasm.augmentationReport(request);
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const r = attempt(section, error, () => wasm.augmentationReport(request));
+    if (r === null) return;
     data.save();
     state.set('gn', Number(samples.value));
     state.set('gseed', Number(seed.value));

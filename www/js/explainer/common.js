@@ -22,6 +22,21 @@ export function coalesce(draw) {
   };
 }
 
+// One computation of a widget: on failure its message goes next to the controls and the last
+// good drawing stays (the caller returns on null); on success the message is cleared.
+export function attempt(section, error, compute) {
+  try {
+    const result = compute();
+    error.textContent = '';
+    delete section.dataset.error;
+    return result;
+  } catch (e) {
+    error.textContent = e.message ?? String(e);
+    section.dataset.error = 'true';
+    return null;
+  }
+}
+
 // Canvas with a device-pixel-ratio backing store; returns the context in CSS pixels.
 export function prepareCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;

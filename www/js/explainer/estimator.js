@@ -1,7 +1,7 @@
 // Sec. 3.2 and App. F: the weighted loss estimated under every schedule with the exact mixture
 // denoiser; the estimates agree, their spread does not. Numbers from `estimatorReport` (Rust).
 import { lineChart } from '../charts.js';
-import { coalesce, dataControls, fmt, numberOf } from './common.js';
+import { attempt, coalesce, dataControls, fmt, numberOf } from './common.js';
 
 export const ESTIMATOR_STATE = [
   { key: 'emix', type: 'string', def: 'three-blobs' },
@@ -34,20 +34,14 @@ export function initEstimator(wasm, state) {
 
   let report = null;
   function compute() {
-    try {
-      report = wasm.estimatorReport({
-        ...data.request(),
-        ...RANGE,
-        samples: Number(samples.value),
-        seed: numberOf(seed),
-      });
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const next = attempt(section, error, () => wasm.estimatorReport({
+      ...data.request(),
+      ...RANGE,
+      samples: Number(samples.value),
+      seed: numberOf(seed),
+    }));
+    if (next === null) return;
+    report = next;
     data.save();
     state.set('en', Number(samples.value));
     state.set('eseed', Number(seed.value));

@@ -2,7 +2,7 @@
 // prediction target, training schedule and multiplier, drawn over its Table 1 closed form.
 import { lineChart } from '../charts.js';
 import { renderTex } from '../math.js';
-import { fmt } from './common.js';
+import { attempt, fmt } from './common.js';
 
 export const IMPLIED_STATE = [
   { key: 'iloss', type: 'string', def: 'eps-cosine' },
@@ -49,16 +49,8 @@ export function initImplied(wasm, state) {
     const request = { loss: p.name, range: RANGE };
     if (schedule.value) request.schedule = schedule.value;
     if (hasGamma) request.gamma = gamma.value === '' ? Number.NaN : Number(gamma.value);
-    let c;
-    try {
-      c = wasm.impliedComparison(request);
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const c = attempt(section, error, () => wasm.impliedComparison(request));
+    if (c === null) return;
     state.set('iloss', p.name);
     state.set('isched', schedule.value);
     state.set('igamma', hasGamma ? gamma.value : '');

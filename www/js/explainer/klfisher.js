@@ -1,7 +1,7 @@
 // App. G, Eq. 138: the KL's rise from log-densities against the integrated Fisher divergence
 // from scores, on a Gaussian mixture (Rust: `klFisherCurve`).
 import { lineChart } from '../charts.js';
-import { coalesce, fmt, numberOf } from './common.js';
+import { attempt, coalesce, fmt, numberOf } from './common.js';
 
 export const KLFISHER_STATE = [
   { key: 'kmix', type: 'string', def: 'three-blobs' },
@@ -26,21 +26,13 @@ export function initKlFisher(wasm, state) {
   lmax.value = state.get('klmax');
 
   function draw() {
-    let c;
-    try {
-      c = wasm.klFisherCurve({
-        gmm: presets.find((p) => p.name === mixture.value).gmm,
-        x: x.value,
-        lambda_min: numberOf(lmin),
-        lambda_max: numberOf(lmax),
-      });
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const c = attempt(section, error, () => wasm.klFisherCurve({
+      gmm: presets.find((p) => p.name === mixture.value).gmm,
+      x: x.value,
+      lambda_min: numberOf(lmin),
+      lambda_max: numberOf(lmax),
+    }));
+    if (c === null) return;
     state.set('kmix', mixture.value);
     state.set('kx', x.value);
     state.set('klmin', Number(lmin.value));

@@ -1,7 +1,7 @@
 // Figure 5 (App. I): E_x[dL/dλ] of n-bit data and where each added bit lives along λ, with the
 // information each bit carries computed in the Rust core (`lowBitPicture`).
 import { lineChart, PALETTE } from '../charts.js';
-import { fmt } from './common.js';
+import { attempt, fmt } from './common.js';
 
 export const LOWBIT_STATE = [{ key: 'lbits', type: 'number', def: 5 }];
 
@@ -16,16 +16,8 @@ export function initLowBit(wasm, state) {
   if (bits.value === '') bits.value = '5';
 
   function draw() {
-    let p;
-    try {
-      p = wasm.lowBitPicture({ max_bits: Number(bits.value), range: RANGE });
-    } catch (e) {
-      error.textContent = e.message ?? String(e);
-      section.dataset.error = 'true';
-      return;
-    }
-    error.textContent = '';
-    delete section.dataset.error;
+    const p = attempt(section, error, () => wasm.lowBitPicture({ max_bits: Number(bits.value), range: RANGE }));
+    if (p === null) return;
     state.set('lbits', Number(bits.value));
     const label = (n) => `${n} bit${n > 1 ? 's' : ''}`;
     lineChart(el('chart-lowbit-dl'), {
