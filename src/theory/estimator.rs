@@ -5,6 +5,12 @@
 //! quadrature for every schedule, the App. F adaptive schedule (p ∝ w·f, piecewise constant on
 //! bins), the variance-optimal density on the same bins (p ∝ √∫w²g), and seeded Monte Carlo
 //! estimates to set beside them.
+//!
+//! Training follows the gradient of Y, not Y, so the widget also meters the gradient's noise. Every
+//! ε-network ends in a bias b added to ε̂, and ∂Y/∂b = G = -(w/p)(ε - ε̂): at ε̂ = ε* its mean is
+//! ∇_b L_w = -∫ w m dλ with m = E[ε - ε*] (the same for every p), and E‖G‖² = ∫ w² f / p dλ, so
+//! the N-sample gradient has noise tr Var = (∫ w² f / p - ‖∇_b L_w‖²)/N. The density that
+//! minimises it, p ∝ w√f, is neither the loss-optimal one nor App. F's p ∝ w·f.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -28,8 +34,8 @@ pub const MAX_SAMPLES: usize = 200_000;
 /// Points of the display grid of p(λ).
 pub const DISPLAY_POINTS: usize = 201;
 
-/// f(λ) = E‖ε - ε*‖² and g(λ) = E‖ε - ε*‖⁴ on the nodes of a λ-rule whose panels are the adaptive
-/// schedule's bins, for one data point.
+/// f(λ) = E‖ε - ε*‖², g(λ) = E‖ε - ε*‖⁴ and m(λ) = E[ε - ε*] on the nodes of a λ-rule whose
+/// panels are the adaptive schedule's bins, for one data point.
 #[derive(Debug, Clone)]
 pub struct LossMoments {
     pub model: Gmm,
@@ -40,6 +46,9 @@ pub struct LossMoments {
     pub weights: Vec<f64>,
     pub f: Vec<f64>,
     pub g: Vec<f64>,
+    /// m(λ) = E_ε[ε - ε*(αx + σε)], one d-vector per node (not zero for a single x: only its
+    /// average over the data vanishes).
+    pub mean_error: Vec<Vec<f64>>,
 }
 
 impl LossMoments {
@@ -65,7 +74,8 @@ impl LossMoments {
         let expectation = EpsExpectation::new(model);
         check_budget(model, &nodes, &expectation)?;
         let mut logits = vec![0.0; model.len()];
-        let (mut f, mut g) = (Vec::new(), Vec::new());
+        let (mut f, mut g, mut mean_error) = (Vec::new(), Vec::new(), Vec::new());
+        let mut error = vec![0.0; x.len()];
         for &lambda in &nodes {
             let noisy = model.noisy(lambda);
             f.push(expectation.mean(&noisy, |eps| noisy.eps_error_sq(x, eps, &mut logits)));
@@ -73,8 +83,21 @@ impl LossMoments {
                 let e = noisy.eps_error_sq(x, eps, &mut logits);
                 e * e
             }));
+            let m: Vec<f64> = (0..x.len())
+                .map(|i| {
+                    expectation.mean(&noisy, |eps| {
+                        noisy.eps_error_into(x, eps, &mut logits, &mut error);
+                        error[i]
+                    })
+                })
+                .collect();
+            mean_error.push(m);
         }
-        if f.iter().chain(&g).any(|v| !v.is_finite()) {
+        if f.iter()
+            .chain(&g)
+            .chain(mean_error.iter().flatten())
+            .any(|v| !v.is_finite())
+        {
             return Err(TheoryError::Numerical(
                 "the per-λ loss moments are not finite".into(),
             ));
@@ -88,6 +111,7 @@ impl LossMoments {
             weights,
             f,
             g,
+            mean_error,
         })
     }
 
@@ -122,6 +146,39 @@ impl LossMoments {
             * 0.25;
         let mean = self.weighted_loss(weighting);
         (second - mean * mean).max(0.0)
+    }
+
+    /// ∇_b L_w = -∫ w m dλ: the exact gradient with respect to the output bias at ε̂ = ε*.
+    pub fn bias_gradient(&self, weighting: &Weighting) -> Vec<f64> {
+        let mut out = vec![0.0; self.x.len()];
+        for ((&l, q), m) in self.nodes.iter().zip(&self.weights).zip(&self.mean_error) {
+            let w = weighting.w(l);
+            for (o, mi) in out.iter_mut().zip(m) {
+                *o -= q * w * mi;
+            }
+        }
+        out
+    }
+
+    /// tr Var[G] = ∫ w² f / p dλ - ‖∇_b L_w‖² for one sample of the output-bias gradient
+    /// (infinite where p = 0 but w·f > 0).
+    pub fn bias_gradient_variance(&self, weighting: &Weighting, p: impl Fn(f64) -> f64) -> f64 {
+        let second: f64 = self
+            .nodes
+            .iter()
+            .zip(&self.weights)
+            .zip(&self.f)
+            .map(|((&l, q), f)| {
+                let w = weighting.w(l);
+                if w == 0.0 || *f == 0.0 {
+                    0.0
+                } else {
+                    q * w * w * f / p(l)
+                }
+            })
+            .sum();
+        let mean_sq: f64 = self.bias_gradient(weighting).iter().map(|v| v * v).sum();
+        (second - mean_sq).max(0.0)
     }
 }
 
@@ -179,7 +236,8 @@ fn per_bin_integrals(moments: &LossMoments, values: &[f64]) -> Vec<f64> {
 /// One row of the widget: a proposal, its exact variance and a seeded Monte Carlo estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProposalResult {
-    /// A schedule name, `adaptive` (App. F: p ∝ w·f) or `optimal` (p ∝ √(∫w²g) per bin).
+    /// A schedule name, `adaptive` (App. F: p ∝ w·f), `optimal` (p ∝ √(∫w²g) per bin: least
+    /// loss variance) or `gradient-optimal` (p ∝ √(∫w²f) per bin: least gradient noise).
     pub name: String,
     /// Var[Y] of one sample; `None` when infinite (p vanishes where w·f does not).
     pub variance: Option<f64>,
@@ -188,6 +246,11 @@ pub struct ProposalResult {
     /// The N-sample Monte Carlo estimate and its sample standard error.
     pub estimate: f64,
     pub standard_error: f64,
+    /// √(tr Var[G]/N): the noise of the N-sample output-bias gradient; `None` when infinite.
+    pub gradient_noise: Option<f64>,
+    /// The N-sample output-bias gradient (same samples as `estimate`) and √(sample tr Var/N).
+    pub gradient_estimate: Vec<f64>,
+    pub gradient_standard_error: f64,
     /// p(λ) on the display grid.
     pub p: Vec<f64>,
 }
@@ -197,6 +260,8 @@ pub struct ProposalResult {
 pub struct EstimatorReport {
     /// L_w by quadrature (Eq. 6): what every row estimates.
     pub weighted_loss: f64,
+    /// ∇_b L_w, the exact output-bias gradient at ε̂ = ε*: what every row's gradient estimates.
+    pub bias_gradient: Vec<f64>,
     pub samples: usize,
     pub seed: u64,
     /// The display grid, with w·f/(2 L_w): the density the adaptive schedule follows.
@@ -205,7 +270,7 @@ pub struct EstimatorReport {
     pub rows: Vec<ProposalResult>,
 }
 
-/// Every schedule (truncated to the range), the adaptive schedule and the optimal density, each
+/// Every schedule (truncated to the range), the adaptive schedule and the two optimal densities, each
 /// with its exact variance and an N-sample estimate from `seed`.
 pub fn estimator_report(
     model: &Gmm,
@@ -266,6 +331,17 @@ pub fn estimator_report_from(
         .iter()
         .map(|v| v.sqrt())
         .collect();
+    // The same argument for the gradient noise ∫ w²f/p: p_b ∝ √(∫_b w²f).
+    let w2f: Vec<f64> = moments
+        .nodes
+        .iter()
+        .zip(&moments.f)
+        .map(|(&l, f)| weighting.w(l).powi(2) * f)
+        .collect();
+    let gradient_optimal: Vec<f64> = per_bin_integrals(moments, &w2f)
+        .iter()
+        .map(|v| v.sqrt())
+        .collect();
     proposals.push((
         "adaptive".into(),
         Proposal::Binned(binned(moments, &adaptive)?),
@@ -273,6 +349,10 @@ pub fn estimator_report_from(
     proposals.push((
         "optimal".into(),
         Proposal::Binned(binned(moments, &optimal)?),
+    ));
+    proposals.push((
+        "gradient-optimal".into(),
+        Proposal::Binned(binned(moments, &gradient_optimal)?),
     ));
 
     let lambda: Vec<f64> = (0..DISPLAY_POINTS)
@@ -291,7 +371,8 @@ pub fn estimator_report_from(
         .map(|(i, (name, proposal))| {
             let variance = moments.variance(weighting, |l| proposal.p(l));
             let variance = variance.is_finite().then_some(variance);
-            let (estimate, standard_error) = monte_carlo(
+            let gradient_variance = moments.bias_gradient_variance(weighting, |l| proposal.p(l));
+            let mc = monte_carlo(
                 model,
                 x,
                 weighting,
@@ -299,18 +380,25 @@ pub fn estimator_report_from(
                 samples,
                 seed.wrapping_add(i as u64),
             );
+            let per_estimate = |v: f64| (v / samples as f64).sqrt();
             ProposalResult {
                 name: name.clone(),
                 variance,
-                std_of_estimate: variance.map(|v| (v / samples as f64).sqrt()),
-                estimate,
-                standard_error,
+                std_of_estimate: variance.map(per_estimate),
+                estimate: mc.loss,
+                standard_error: mc.loss_standard_error,
+                gradient_noise: gradient_variance
+                    .is_finite()
+                    .then(|| per_estimate(gradient_variance)),
+                gradient_estimate: mc.gradient,
+                gradient_standard_error: mc.gradient_standard_error,
                 p: lambda.iter().map(|&l| proposal.p(l)).collect(),
             }
         })
         .collect();
     Ok(EstimatorReport {
         weighted_loss,
+        bias_gradient: moments.bias_gradient(weighting),
         samples,
         seed,
         lambda,
@@ -319,7 +407,18 @@ pub fn estimator_report_from(
     })
 }
 
-/// Mean and standard error of N samples of Y = ½·w(λ)/p(λ)·‖ε - ε*(z_λ;λ)‖² (Eq. 7).
+/// N-sample Monte Carlo estimates of the loss and of its output-bias gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonteCarlo {
+    pub loss: f64,
+    pub loss_standard_error: f64,
+    pub gradient: Vec<f64>,
+    /// √(sample tr Var[G] / N).
+    pub gradient_standard_error: f64,
+}
+
+/// Mean and standard error of N samples of Y = ½·w(λ)/p(λ)·‖ε - ε*(z_λ;λ)‖² (Eq. 7) and of
+/// G = -(w/p)(ε - ε*), from the same (λ, ε).
 pub fn monte_carlo(
     model: &Gmm,
     x: &[f64],
@@ -327,33 +426,52 @@ pub fn monte_carlo(
     proposal: &Proposal,
     samples: usize,
     seed: u64,
-) -> (f64, f64) {
+) -> MonteCarlo {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut logits = vec![0.0; model.len()];
     let mut eps = vec![0.0; x.len()];
+    let mut error = vec![0.0; x.len()];
     let (mut sum, mut sum_sq) = (0.0, 0.0);
+    let (mut gradient_sum, mut gradient_sum_sq) = (vec![0.0; x.len()], 0.0);
     for _ in 0..samples {
         let lambda = proposal.sample(rng.random::<f64>());
         for e in eps.iter_mut() {
             *e = rng.sample(StandardNormal);
         }
         let p = proposal.p(lambda);
-        let y = if p > 0.0 {
-            0.5 * weighting.w(lambda) / p * model.noisy(lambda).eps_error_sq(x, &eps, &mut logits)
-        } else {
-            0.0
-        };
+        if p <= 0.0 {
+            continue;
+        }
+        let ratio = weighting.w(lambda) / p;
+        model
+            .noisy(lambda)
+            .eps_error_into(x, &eps, &mut logits, &mut error);
+        let error_sq: f64 = error.iter().map(|e| e * e).sum();
+        let y = 0.5 * ratio * error_sq;
         sum += y;
         sum_sq += y * y;
+        for (s, e) in gradient_sum.iter_mut().zip(&error) {
+            *s -= ratio * e;
+        }
+        gradient_sum_sq += ratio * ratio * error_sq;
     }
     let n = samples as f64;
-    let mean = sum / n;
-    let var = if samples > 1 {
-        ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0)
-    } else {
-        0.0
+    let standard_error = |sum_sq: f64, mean_sq: f64| {
+        if samples > 1 {
+            ((sum_sq - n * mean_sq) / (n - 1.0)).max(0.0).sqrt() / n.sqrt()
+        } else {
+            0.0
+        }
     };
-    (mean, (var / n).sqrt())
+    let loss = sum / n;
+    let gradient: Vec<f64> = gradient_sum.iter().map(|s| s / n).collect();
+    let gradient_mean_sq = gradient.iter().map(|g| g * g).sum();
+    MonteCarlo {
+        loss,
+        loss_standard_error: standard_error(sum_sq, loss * loss),
+        gradient_standard_error: standard_error(gradient_sum_sq, gradient_mean_sq),
+        gradient,
+    }
 }
 
 /// Linear interpolation of (xs, ys) at `x` (clamped to the ends).

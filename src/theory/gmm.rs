@@ -318,26 +318,43 @@ impl<'a> NoisyGmm<'a> {
         self.score(z).into_iter().map(|s| -self.sigma * s).collect()
     }
 
-    /// ‖ε - ε*(αx + σε)‖² (Eq. 6's integrand with z from Eq. 1) in the cancellation-free form
-    /// ε - ε* = α Σ_k r_k (α s_k² ε - σ(x - μ_k))/v_k (uses Σ r_k = 1 and v_k - σ² = α² s_k²).
+    /// ‖ε - ε*(αx + σε)‖² (Eq. 6's integrand with z from Eq. 1); see [`Self::eps_error_into`].
     pub(crate) fn eps_error_sq(&self, x: &[f64], eps: &[f64], logits: &mut [f64]) -> f64 {
         self.logits_from_eps(x, eps, logits);
         softmax_in_place(logits);
-        let mut total = 0.0;
-        for (i, (&xi, &ei)) in x.iter().zip(eps).enumerate() {
-            let mut acc = 0.0;
-            for (k, &rk) in logits.iter().enumerate() {
-                if rk == 0.0 {
-                    continue;
-                }
-                let s = self.gmm.stds[k];
-                acc += rk * (self.alpha * s * s * ei - self.sigma * (xi - self.gmm.means[k][i]))
-                    / self.var[k];
-            }
-            let e = self.alpha * acc;
-            total += e * e;
+        (0..x.len())
+            .map(|i| self.eps_error_coordinate(i, x[i], eps[i], logits).powi(2))
+            .sum()
+    }
+
+    /// ε - ε*(αx + σε) into `out`, in the cancellation-free form
+    /// ε - ε* = α Σ_k r_k (α s_k² ε - σ(x - μ_k))/v_k (uses Σ r_k = 1 and v_k - σ² = α² s_k²).
+    pub(crate) fn eps_error_into(
+        &self,
+        x: &[f64],
+        eps: &[f64],
+        logits: &mut [f64],
+        out: &mut [f64],
+    ) {
+        self.logits_from_eps(x, eps, logits);
+        softmax_in_place(logits);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.eps_error_coordinate(i, x[i], eps[i], logits);
         }
-        total
+    }
+
+    /// Coordinate i of ε - ε*, given the responsibilities r_k in `r`.
+    fn eps_error_coordinate(&self, i: usize, xi: f64, ei: f64, r: &[f64]) -> f64 {
+        let mut acc = 0.0;
+        for (k, &rk) in r.iter().enumerate() {
+            if rk == 0.0 {
+                continue;
+            }
+            let s = self.gmm.stds[k];
+            acc += rk * (self.alpha * s * s * ei - self.sigma * (xi - self.gmm.means[k][i]))
+                / self.var[k];
+        }
+        self.alpha * acc
     }
 
     /// log q(αx + σε).

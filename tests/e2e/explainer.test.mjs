@@ -197,15 +197,28 @@ test('the estimator widget: every schedule estimates the same loss, the adaptive
       estimate: Number(tr.querySelector('td').dataset.value),
       sd: Number(tr.querySelectorAll('td')[1].dataset.value),
       meter: Number(tr.querySelector('meter').value),
+      gradient: Number(tr.querySelectorAll('td')[3].dataset.value),
+      gradientNoise: Number(tr.querySelectorAll('td')[4].dataset.value),
+      gradientMeter: Number(tr.querySelectorAll('meter')[1].value),
     })));
-    assert.equal(rows.length, 8);
+    assert.equal(rows.length, 9);
     const exact = Number(await page.getAttribute('#estimator-exact', 'data-value'));
+    const exactGradient = Number(await page.getAttribute('#estimator-exact', 'data-gradient'));
     assert.match(await page.textContent('#estimator-exact'), /L_w = \d/);
+    assert.ok(exactGradient > 0, 'the bias gradient of one data point is not zero');
     for (const row of rows) {
       assert.ok(Math.abs(row.estimate - exact) < 5 * row.sd, `${row.name}: ${row.estimate} vs ${exact} ± ${row.sd}`);
+      // |‖ĝ‖ - ‖g‖| ≤ ‖ĝ - g‖, whose RMS is the gradient noise.
+      assert.ok(Math.abs(row.gradient - exactGradient) < 5 * row.gradientNoise, `${row.name}: gradient ${row.gradient} vs ${exactGradient} ± ${row.gradientNoise}`);
+      assert.ok(row.gradientNoise > 0 && row.gradientMeter > 0 && row.gradientMeter <= 1, `${row.name}: gradient meter ${row.gradientMeter}`);
+    }
+    assert.ok(rows.some((r) => r.gradientMeter === 1), 'the gradient meter is scaled to the noisiest gradient');
+    const gradientBest = rows.find((r) => r.name === 'gradient-optimal');
+    for (const row of rows.filter((r) => ['adaptive', 'optimal'].includes(r.name))) {
+      assert.ok(gradientBest.gradientNoise <= row.gradientNoise, `gradient noise: best ${gradientBest.gradientNoise} vs ${row.name} ${row.gradientNoise}`);
     }
     const adaptive = rows.find((r) => r.name === 'adaptive');
-    for (const row of rows.filter((r) => !['adaptive', 'optimal'].includes(r.name))) {
+    for (const row of rows.filter((r) => !['adaptive', 'optimal', 'gradient-optimal'].includes(r.name))) {
       assert.ok(adaptive.sd < row.sd, `adaptive ${adaptive.sd} vs ${row.name} ${row.sd}`);
     }
     assert.ok(rows.some((r) => r.meter === 1), 'the meter is scaled to the widest spread');
@@ -434,6 +447,26 @@ test('the area widget without a trained model says where to train one and keeps 
     await page.selectOption('#area-source', 'trained');
     await page.waitForFunction(() => /invalid|λ/.test(document.getElementById('area-error').textContent));
     assert.equal((await canvasStats(page, '#area-left')).fingerprint, before.fingerprint);
+    // A well-formed kept loss is drawn on its own λ range, which the disabled range inputs show;
+    // back on the mixture, they show the mixture's range again.
+    await page.evaluate(() => {
+      const bins = Array.from({ length: 40 }, (_, i) => 2 / (1 + Math.exp(-8 + 14 * (i + 0.5) / 40)));
+      localStorage.setItem('elbo-lab.trained-loss', JSON.stringify({
+        lambda_min: -8, lambda_max: 6, bins, prior: 0.01, dataset: 'moons', weighting: 'elbo', step: 100,
+      }));
+    });
+    await page.selectOption('#area-source', 'mixture');
+    const frames = Number(await page.getAttribute('#explain-area', 'data-frames'));
+    await page.selectOption('#area-source', 'trained');
+    await page.waitForFunction((k) => Number(document.getElementById('explain-area').dataset.frames) > k
+      && /trained on moons/.test(document.getElementById('area-source-caption').textContent), frames);
+    assert.equal(await page.textContent('#area-error'), '');
+    assert.deepEqual([await page.inputValue('#area-lmin'), await page.inputValue('#area-lmax')], ['-8', '6']);
+    assert.equal(await page.isDisabled('#area-lmin'), true);
+    assert.ok(Number(await page.getAttribute('#area-verdict', 'data-relative')) < 1e-6);
+    await page.selectOption('#area-source', 'mixture');
+    assert.deepEqual([await page.inputValue('#area-lmin'), await page.inputValue('#area-lmax')], ['-10', '10']);
+    assert.doesNotMatch(page.url(), /almin=-8/);
     assert.deepEqual(errors, []);
   } finally {
     await close();

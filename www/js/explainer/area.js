@@ -41,12 +41,18 @@ export function initArea(wasm, state) {
   const source = el('area-source');
   source.value = state.get('asrc') === 'trained' ? 'trained' : 'mixture';
   const caption = el('area-source-caption');
+  // The mixture's λ range, kept while the (disabled) range inputs show the trained model's.
+  const mixtureRange = { lmin: inputs.lmin.value, lmax: inputs.lmax.value };
 
   // The mixture's own controls only mean something for the mixture; a trained model brings
   // its λ range from training.
   function showSource() {
     const mixture = source.value === 'mixture';
     for (const id of ['area-mixture', 'area-x', 'area-lmin', 'area-lmax']) el(id).disabled = !mixture;
+    if (mixture) {
+      inputs.lmin.value = mixtureRange.lmin;
+      inputs.lmax.value = mixtureRange.lmax;
+    }
   }
 
   function compute() {
@@ -72,6 +78,8 @@ export function initArea(wasm, state) {
     }
     const { weighting } = data.request();
     const picture = wasm.areaPictureFromLoss({ loss, weighting, strips });
+    inputs.lmin.value = String(loss.lambda_min);
+    inputs.lmax.value = String(loss.lambda_max);
     picture.curve_label = 'L(λ) (nats, mean over the data)';
     caption.textContent = `Data: the model trained on ${loss.dataset} with the ${loss.weighting} weighting (step ${loss.step}); `
       + `L(λ) is its per-λ loss f(λ) = E‖ε − ε̂‖², averaged over the data, integrated from the prior term (Eq. 9), on its training range [${loss.lambda_min}, ${loss.lambda_max}].`;
@@ -81,8 +89,11 @@ export function initArea(wasm, state) {
   function saveState() {
     state.set('asrc', source.value);
     data.save();
-    state.set('almin', Number(inputs.lmin.value));
-    state.set('almax', Number(inputs.lmax.value));
+    if (source.value === 'mixture') {
+      Object.assign(mixtureRange, { lmin: inputs.lmin.value, lmax: inputs.lmax.value });
+      state.set('almin', Number(inputs.lmin.value));
+      state.set('almax', Number(inputs.lmax.value));
+    }
     state.set('astrips', Number(inputs.strips.value));
   }
 

@@ -24,7 +24,11 @@ export function initEstimator(wasm, state) {
   const error = el('estimator-error');
   const section = el('explain-estimator');
   const schedules = wasm.scheduleCatalog();
-  const label = (name) => ({ adaptive: 'adaptive (App. F)', optimal: 'best on the same bins' }[name]
+  const label = (name) => ({
+    adaptive: 'adaptive (App. F)',
+    optimal: 'least loss variance on the same bins',
+    'gradient-optimal': 'least gradient noise on the same bins',
+  }[name]
     ?? schedules.find((s) => s.name === name)?.label ?? name);
   for (const s of schedules) show.append(new Option(s.label, s.name));
   samples.value = String(state.get('en'));
@@ -52,31 +56,46 @@ export function initEstimator(wasm, state) {
   const redraw = coalesce(compute);
 
   function fill() {
+    const norm = (v) => Math.hypot(...v);
     el('estimator-exact').dataset.value = String(report.weighted_loss);
-    el('estimator-exact').textContent = `Exact weighted loss (quadrature): L_w = ${fmt(report.weighted_loss)}. `
-      + `Each row: one estimate from N = ${report.samples} samples (seed ${report.seed}).`;
-    const finite = report.rows.map((r) => r.std_of_estimate).filter((v) => v != null);
-    const worst = Math.max(...finite);
+    el('estimator-exact').dataset.gradient = String(norm(report.bias_gradient));
+    el('estimator-exact').textContent = `Exact weighted loss (quadrature): L_w = ${fmt(report.weighted_loss)}; `
+      + `its output-bias gradient ‖∇_b L_w‖ = ${fmt(norm(report.bias_gradient))}. `
+      + `Each row: one estimate of both from the same N = ${report.samples} samples (seed ${report.seed}).`;
+    const widest = (key) => Math.max(...report.rows.map((r) => r[key]).filter((v) => v != null));
+    const worst = widest('std_of_estimate');
+    const worstGradient = widest('gradient_noise');
+    const cell = (text, value) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      td.dataset.value = String(value);
+      return td;
+    };
+    const meterCell = (value, scale, what) => {
+      const td = document.createElement('td');
+      const meter = document.createElement('meter');
+      meter.min = 0;
+      meter.max = 1;
+      meter.value = value == null ? 1 : value / scale;
+      meter.setAttribute('aria-label', what);
+      td.append(meter);
+      return td;
+    };
     el('estimator-table').querySelector('tbody').replaceChildren(...report.rows.map((r) => {
       const row = document.createElement('tr');
       row.dataset.schedule = r.name;
       const name = document.createElement('th');
       name.scope = 'row';
       name.textContent = label(r.name);
-      const estimate = document.createElement('td');
-      estimate.textContent = `${fmt(r.estimate, 5)} ± ${fmt(r.standard_error, 2)}`;
-      estimate.dataset.value = String(r.estimate);
-      const sd = document.createElement('td');
-      sd.textContent = r.std_of_estimate == null ? '∞' : fmt(r.std_of_estimate, 3);
-      sd.dataset.value = String(r.std_of_estimate ?? Infinity);
-      const meterCell = document.createElement('td');
-      const meter = document.createElement('meter');
-      meter.min = 0;
-      meter.max = 1;
-      meter.value = r.std_of_estimate == null ? 1 : r.std_of_estimate / worst;
-      meter.setAttribute('aria-label', `standard deviation of ${label(r.name)} relative to the largest`);
-      meterCell.append(meter);
-      row.append(name, estimate, sd, meterCell);
+      row.append(
+        name,
+        cell(`${fmt(r.estimate, 5)} ± ${fmt(r.standard_error, 2)}`, r.estimate),
+        cell(r.std_of_estimate == null ? '∞' : fmt(r.std_of_estimate, 3), r.std_of_estimate ?? Infinity),
+        meterCell(r.std_of_estimate, worst, `standard deviation of ${label(r.name)} relative to the largest`),
+        cell(`${fmt(norm(r.gradient_estimate), 4)} ± ${fmt(r.gradient_standard_error, 2)}`, norm(r.gradient_estimate)),
+        cell(r.gradient_noise == null ? '∞' : fmt(r.gradient_noise, 3), r.gradient_noise ?? Infinity),
+        meterCell(r.gradient_noise, worstGradient, `gradient noise of ${label(r.name)} relative to the largest`),
+      );
       return row;
     }));
   }
