@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::CliError;
 use crate::api::{self, ScheduleSpec, WeightingSpec};
 use crate::engine::config::{preset, TrainConfig};
-use crate::engine::device::{describe, native_device, NativeBackend};
+use crate::engine::device::{native_description, native_device, NativeBackend};
 use crate::engine::elbo::{bits_per_dim, BitsPerDim};
 use crate::engine::likelihood::{self, OdeBitsPerDim};
 use crate::engine::metrics::energy_distance;
@@ -176,8 +176,10 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, CliError> {
     Ok(config)
 }
 
-fn device(name: &str) -> Result<burn::prelude::Device, CliError> {
-    Ok(native_device(NativeBackend::from_name(name)?)?)
+/// The device named on the command line, and what reports should call it.
+fn device(name: &str) -> Result<(burn::prelude::Device, String), CliError> {
+    let backend = NativeBackend::from_name(name)?;
+    Ok((native_device(backend)?, native_description(backend)?))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, CliError> {
@@ -209,7 +211,7 @@ pub fn quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
 
 pub fn train(args: TrainArgs) -> Result<String, CliError> {
     let config = config_from(&args)?;
-    let device = device(&args.backend)?;
+    let (device, backend) = device(&args.backend)?;
     let mut trainer = Trainer::new(config.clone(), &device)?;
     let start = Instant::now();
     trainer.train_blocking(config.steps, 50)?;
@@ -225,7 +227,7 @@ pub fn train(args: TrainArgs) -> Result<String, CliError> {
         energy_distance: quality(&trainer, config.seed)?,
         steps: trainer.step_count(),
         steps_per_s: trainer.step_count() as f64 / seconds.max(1e-9),
-        backend: describe(&device),
+        backend,
         config,
     };
     std::fs::create_dir_all(&args.out).map_err(|e| CliError {
@@ -248,7 +250,7 @@ fn load(path: &Path, backend: &str) -> Result<Trainer, CliError> {
             path.display()
         ))
     })?;
-    Ok(checkpoint::load(&bytes, &device(backend)?)?)
+    Ok(checkpoint::load(&bytes, &device(backend)?.0)?)
 }
 
 pub fn sample(args: SampleArgs) -> Result<String, CliError> {
@@ -359,7 +361,7 @@ fn machine() -> String {
 
 pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     let config = preset(&args.preset)?;
-    let device = device(&args.backend)?;
+    let (device, backend) = device(&args.backend)?;
     let mut trainer = Trainer::new(config.clone(), &device)?;
     let start = Instant::now();
     trainer.step()?;
@@ -375,7 +377,7 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     let steps_per_s = args.steps as f64 / seconds;
     json(&BenchReport {
         preset: args.preset,
-        backend: describe(&device),
+        backend,
         batch: config.batch,
         width: config.model.width,
         depth: config.model.depth,

@@ -103,7 +103,7 @@ impl GpuContext {
 
 /// "llvmpipe (Vulkan, software)", or "browser WebGPU (software)" where the browser hides the
 /// adapter's name for privacy.
-fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+pub(crate) fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     let name = if info.name.is_empty() {
         "browser WebGPU".to_string()
     } else {
