@@ -522,3 +522,36 @@ fn train_sample_and_eval_round_trip_through_files() {
         &["checkpoint"],
     );
 }
+
+#[test]
+fn bench_times_the_vdm_colab_network_and_names_the_machine() {
+    let report = json(&[
+        "bench",
+        "--preset",
+        "vdm-colab",
+        "--steps",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(report["preset"], "vdm-colab");
+    assert_eq!(
+        (report["width"].as_u64(), report["depth"].as_u64()),
+        (Some(512), Some(2))
+    );
+    assert_eq!(report["batch"].as_u64(), Some(1024));
+    assert_eq!(report["backend"], "burn NdArray (CPU)");
+    let rate = report["steps_per_s"].as_f64().unwrap();
+    assert!(rate > 0.0 && rate.is_finite(), "{report}");
+    let projected = report["projected_20k_s"].as_f64().unwrap();
+    assert!(
+        (projected * rate - 20_000.0).abs() < 1e-6 * 20_000.0,
+        "{report}"
+    );
+    assert!(
+        report["machine"].as_str().unwrap().contains("cores"),
+        "{report}"
+    );
+    refused(&["bench", "--steps", "0"], &["--steps"]);
+    refused(&["bench", "--preset", "nope", "--steps", "1"], &["preset"]);
+}

@@ -360,6 +360,11 @@ fn machine() -> String {
 }
 
 pub fn bench(args: BenchArgs) -> Result<String, CliError> {
+    if args.steps == 0 {
+        return Err(CliError::input(
+            "--steps must be at least 1: a rate needs timed steps",
+        ));
+    }
     let config = preset(&args.preset)?;
     let (device, backend) = device(&args.backend)?;
     let mut trainer = Trainer::new(config.clone(), &device)?;

@@ -417,14 +417,17 @@ test('the whole explainer is readable at 360 px wide', async () => {
     assert.equal(await page.isVisible('#explain-klfisher'), true);
     assert.equal(await page.isVisible('#explain-lowbit'), true);
     assert.equal(await page.isVisible('main[data-view="figures"]'), false);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
-    assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
     await page.waitForFunction(() => Number(document.getElementById('explain-area').dataset.frames ?? 0) > 0);
     const left = await canvasStats(page, '#area-left');
     assert.ok(left.differing > left.pixels / 20);
-    // Widgets further down start when scrolled to.
-    await page.locator('#explain-klfisher').scrollIntoViewIfNeeded();
-    await page.waitForFunction(() => Number(document.getElementById('explain-klfisher').dataset.frames ?? 0) > 0, null, { timeout: 60_000 });
+    // Widgets further down start when scrolled to: visit each, as a reader would, so that the
+    // width check and the screenshot see every table and chart drawn.
+    for (const id of ['explain-implied', 'explain-estimator', 'explain-augment', 'explain-klfisher', 'explain-lowbit']) {
+      await page.locator(`#${id}`).scrollIntoViewIfNeeded();
+      await page.waitForFunction((s) => Number(document.getElementById(s).dataset.frames ?? 0) > 0, id, { timeout: 60_000 });
+    }
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+    assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
     await page.screenshot({ path: `${ARTIFACTS}/explain-360.png`, fullPage: true });
     assert.deepEqual(errors, []);
   } finally {
