@@ -129,23 +129,30 @@ impl LossMoments {
     /// Var[Y] = ¼∫ w² g / p dλ - L_w² for the importance density `p` (infinite where p = 0 but
     /// w·f > 0).
     pub fn variance(&self, weighting: &Weighting, p: impl Fn(f64) -> f64) -> f64 {
-        let second: f64 = self
-            .nodes
+        let mean = self.weighted_loss(weighting);
+        (0.25 * self.importance_second_moment(weighting, &self.g, p) - mean * mean).max(0.0)
+    }
+
+    /// ∫ w² h / p dλ: the second moment of an importance-weighted sample (w/p)·X with E[X²] = h.
+    fn importance_second_moment(
+        &self,
+        weighting: &Weighting,
+        h: &[f64],
+        p: impl Fn(f64) -> f64,
+    ) -> f64 {
+        self.nodes
             .iter()
             .zip(&self.weights)
-            .zip(&self.g)
-            .map(|((&l, q), g)| {
+            .zip(h)
+            .map(|((&l, q), h)| {
                 let w = weighting.w(l);
-                if w == 0.0 || *g == 0.0 {
+                if w == 0.0 || *h == 0.0 {
                     0.0
                 } else {
-                    q * w * w * g / p(l)
+                    q * w * w * h / p(l)
                 }
             })
-            .sum::<f64>()
-            * 0.25;
-        let mean = self.weighted_loss(weighting);
-        (second - mean * mean).max(0.0)
+            .sum()
     }
 
     /// ∇_b L_w = -∫ w m dλ: the exact gradient with respect to the output bias at ε̂ = ε*.
@@ -163,22 +170,8 @@ impl LossMoments {
     /// tr Var[G] = ∫ w² f / p dλ - ‖∇_b L_w‖² for one sample of the output-bias gradient
     /// (infinite where p = 0 but w·f > 0).
     pub fn bias_gradient_variance(&self, weighting: &Weighting, p: impl Fn(f64) -> f64) -> f64 {
-        let second: f64 = self
-            .nodes
-            .iter()
-            .zip(&self.weights)
-            .zip(&self.f)
-            .map(|((&l, q), f)| {
-                let w = weighting.w(l);
-                if w == 0.0 || *f == 0.0 {
-                    0.0
-                } else {
-                    q * w * w * f / p(l)
-                }
-            })
-            .sum();
         let mean_sq: f64 = self.bias_gradient(weighting).iter().map(|v| v * v).sum();
-        (second - mean_sq).max(0.0)
+        (self.importance_second_moment(weighting, &self.f, p) - mean_sq).max(0.0)
     }
 }
 
@@ -186,7 +179,7 @@ impl LossMoments {
 #[derive(Debug, Clone)]
 pub enum Proposal {
     Schedule(Schedule),
-    /// Piecewise constant on bins: App. F's adaptive schedule, or the variance-optimal one.
+    /// Piecewise constant on bins: App. F's adaptive schedule, or one of the two optimal ones.
     Binned(AdaptiveSchedule),
 }
 
