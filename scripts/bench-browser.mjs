@@ -7,9 +7,14 @@ const steps = Number(process.argv[2] ?? 20);
 const site = await startSite();
 try {
   const { page, close } = await openPage(site, `?view=trainer&preset=vdm-colab&t_steps=${steps}`);
+  // GPUAdapterInfo's fields are getters on its prototype: read them one by one.
   const adapter = await page.evaluate(async () => {
     const a = await navigator.gpu?.requestAdapter();
-    return a ? { ...(a.info ?? {}), isFallbackAdapter: a.isFallbackAdapter } : null;
+    const info = a?.info ?? {};
+    return a ? {
+      vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
+      isFallbackAdapter: info.isFallbackAdapter ?? a.isFallbackAdapter,
+    } : null;
   });
   await page.click('#train-start');
   await page.waitForFunction(() => /^Done|^Paused/.test(document.querySelector('#train-status').textContent)
@@ -23,7 +28,7 @@ try {
   console.log(JSON.stringify({
     preset: 'vdm-colab',
     backend: 'browser WebGPU (headless Chromium)',
-    adapter: adapter ? { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description, fallback: adapter.isFallbackAdapter } : null,
+    adapter: adapter ? { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description, fallback: adapter.isFallbackAdapter } : null,
     steps,
     ...result,
     projected_20k_s: 20000 / result.steps_per_s,

@@ -72,6 +72,10 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     await page.waitForFunction(() => /^Done/.test(document.querySelector('#train-status').textContent)
       || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 600_000 });
     assert.doesNotMatch(await page.textContent('#train-status'), /error|diverged/i);
+    // The page reports the first step (kernel compilation) apart from the steady rate, which
+    // `make bench` reads; both are measured, whatever their size.
+    const timing = await page.$eval('#train-status', (s) => [Number(s.dataset.firstStepS), Number(s.dataset.stepsPerS)]);
+    assert.ok(timing.every((v) => Number.isFinite(v) && v > 0), `first step ${timing[0]} s, ${timing[1]} steps/s`);
     const distance = Number(await page.getAttribute('#train-samples', 'data-energy-distance'));
     // The bar: a run that learned nothing scores ≈ 20 (an untrained ε-model's samples diverge; the
     // page after 40 steps measured 19.6). This configuration reaches ≈ 0.09 natively (1000

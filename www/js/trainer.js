@@ -287,6 +287,15 @@ export function initTrainer(wasm, state) {
       const started = performance.now();
       const startStep = handle.stepCount();
       let firstStepTimed = startStep > 0;
+      // The steady rate counts from the end of the first step, which compiles the GPU kernels;
+      // a collect (an awaited readback) marks when the queued steps have really run.
+      let steady = { time: started, step: startStep };
+      const measureRate = () => {
+        const steps = handle.stepCount() - steady.step;
+        const seconds = (performance.now() - steady.time) / 1000;
+        if (steps > 0 && seconds > 0) status.dataset.stepsPerS = String(steps / seconds);
+        return steps > 0 && seconds > 0 ? ` · ${(steps / seconds).toFixed(1)} steps/s` : '';
+      };
       while (running && gen === generation && handle.stepCount() < target) {
         const before = performance.now();
         handle.step(Math.min(perFrame, target - handle.stepCount()));
@@ -300,11 +309,10 @@ export function initTrainer(wasm, state) {
             // The first step compiles the GPU kernels: report it apart from the steady rate.
             firstStepTimed = true;
             status.dataset.firstStepS = String((performance.now() - started) / 1000);
+            steady = { time: performance.now(), step: handle.stepCount() };
           }
           lastCollect = performance.now();
-          const rate = (handle.stepCount() - startStep) / ((performance.now() - started) / 1000);
-          status.dataset.stepsPerS = String(rate);
-          setStatus(`step ${handle.stepCount()} / ${readForm().steps} · ${rate.toFixed(1)} steps/s`);
+          setStatus(`step ${handle.stepCount()} / ${readForm().steps}${measureRate()}`);
         }
         if (now - lastSample > sampleEvery) {
           sampleEvery = Math.max(SAMPLE_MS, 3 * (await timed(drawSamples)));
@@ -316,6 +324,8 @@ export function initTrainer(wasm, state) {
         }
       }
       if (gen === generation) {
+        await collect();
+        measureRate();
         await refreshViews();
         setRunning(false);
         setStatus(handle.stepCount() >= readForm().steps ? `Done: ${handle.stepCount()} steps.` : `Paused at step ${handle.stepCount()}.`, 'done');
