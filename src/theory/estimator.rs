@@ -305,36 +305,25 @@ pub fn estimator_report_from(
         let s = Schedule::from_name(name, &Default::default(), lambda_min, lambda_max)?;
         proposals.push((name.to_string(), Proposal::Schedule(s)));
     }
-    let wf: Vec<f64> = moments
-        .nodes
-        .iter()
-        .zip(&moments.f)
-        .map(|(&l, f)| weighting.w(l) * f)
-        .collect();
-    let w2g: Vec<f64> = moments
-        .nodes
-        .iter()
-        .zip(&moments.g)
-        .map(|(&l, g)| weighting.w(l).powi(2) * g)
-        .collect();
-    // App. F: bin mass ∝ ∫_bin w·E‖ε - ε̂‖². Among densities constant on the same bins,
-    // ¼Σ_b (∫_b w²g)/p_b is smallest for p_b ∝ √(∫_b w²g)·width (Cauchy–Schwarz): "optimal".
-    let adaptive = per_bin_integrals(moments, &wf);
-    let optimal: Vec<f64> = per_bin_integrals(moments, &w2g)
-        .iter()
-        .map(|v| v.sqrt())
-        .collect();
-    // The same argument for the gradient noise ∫ w²f/p: p_b ∝ √(∫_b w²f).
-    let w2f: Vec<f64> = moments
-        .nodes
-        .iter()
-        .zip(&moments.f)
-        .map(|(&l, f)| weighting.w(l).powi(2) * f)
-        .collect();
-    let gradient_optimal: Vec<f64> = per_bin_integrals(moments, &w2f)
-        .iter()
-        .map(|v| v.sqrt())
-        .collect();
+    // ∫ over each bin of w(λ)^power · h(λ), h given at the moment nodes.
+    let weighted_per_bin = |power: i32, h: &[f64]| {
+        let values: Vec<f64> = moments
+            .nodes
+            .iter()
+            .zip(h)
+            .map(|(&l, h)| weighting.w(l).powi(power) * h)
+            .collect();
+        per_bin_integrals(moments, &values)
+    };
+    // Among densities constant on the same bins, Σ_b (∫_b w²h)/p_b is smallest for
+    // p_b ∝ √(∫_b w²h) (Cauchy–Schwarz).
+    let least_second_moment =
+        |h: &[f64]| -> Vec<f64> { weighted_per_bin(2, h).iter().map(|v| v.sqrt()).collect() };
+    // App. F: bin mass ∝ ∫_bin w·E‖ε - ε̂‖². "optimal" minimises the loss variance
+    // ¼∫w²g/p - L_w², "gradient-optimal" the gradient noise ∫w²f/p - ‖∇_b L_w‖².
+    let adaptive = weighted_per_bin(1, &moments.f);
+    let optimal = least_second_moment(&moments.g);
+    let gradient_optimal = least_second_moment(&moments.f);
     proposals.push((
         "adaptive".into(),
         Proposal::Binned(binned(moments, &adaptive)?),
