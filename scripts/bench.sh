@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: training steps/s of the VDM 2D colab configuration (2 × 512, batch 1024) natively
-# on the CPU and on wgpu, and in headless Chromium on WebGPU. JSON results in bench-results/,
+# on the CPU, on wgpu through burn and through the fused WGSL step, and in headless Chromium on
+# WebGPU (both engines). JSON results in bench-results/,
 # each naming the machine and the adapter. Not part of `make test`: timings are not tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,6 @@ cargo build --release --bin elbo-lab
 bin="$CARGO_TARGET_DIR/release/elbo-lab"
 "$bin" bench --preset vdm-colab --steps "${BENCH_CPU_STEPS:-50}" --backend cpu | tee bench-results/native-cpu.json
 "$bin" bench --preset vdm-colab --steps "${BENCH_GPU_STEPS:-50}" --backend wgpu | tee bench-results/native-wgpu.json
-node scripts/bench-browser.mjs "${BENCH_BROWSER_STEPS:-20}" | tee bench-results/browser-webgpu.json
+"$bin" bench --preset vdm-colab --steps "${BENCH_FUSED_STEPS:-200}" --backend fused | tee bench-results/native-fused.json
+node scripts/bench-browser.mjs "${BENCH_BROWSER_STEPS:-20}" fused | tee bench-results/browser-fused.json
+node scripts/bench-browser.mjs "${BENCH_BROWSER_STEPS:-20}" burn | tee bench-results/browser-burn.json

@@ -552,6 +552,89 @@ fn bench_times_the_vdm_colab_network_and_names_the_machine() {
         report["machine"].as_str().unwrap().contains("cores"),
         "{report}"
     );
+    // The same timing on the fused WGSL step, which names the adapter its kernels ran on.
+    let fused = json(&[
+        "bench",
+        "--preset",
+        "vdm-colab",
+        "--steps",
+        "1",
+        "--backend",
+        "fused",
+    ]);
+    assert!(
+        fused["backend"]
+            .as_str()
+            .unwrap()
+            .starts_with("fused WGSL on "),
+        "{fused}"
+    );
+    assert!(fused["steps_per_s"].as_f64().unwrap() > 0.0, "{fused}");
     refused(&["bench", "--steps", "0"], &["--steps"]);
     refused(&["bench", "--preset", "nope", "--steps", "1"], &["preset"]);
+}
+
+/// `--backend fused` runs the optimisation steps on the fused WGSL kernels (lavapipe here) and
+/// learns what burn learns from the same seed: same batches, same Adam, same EMA, so the two
+/// summaries differ only by f32 rounding carried through the run. Its checkpoint is an ordinary
+/// one, read back by `eval` on the CPU.
+#[test]
+fn train_on_the_fused_backend_matches_burn_and_its_checkpoint_evaluates() {
+    let run = |backend: &str| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cli-{backend}-{}", std::process::id()));
+        let summary = json(&[
+            "train",
+            "--dataset",
+            "8-gaussians",
+            "--steps",
+            "200",
+            "--batch",
+            "64",
+            "--width",
+            "32",
+            "--depth",
+            "2",
+            "--lr",
+            "0.005",
+            "--seed",
+            "5",
+            "--backend",
+            backend,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        (summary, dir)
+    };
+    let (fused, dir) = run("fused");
+    let (burn, _) = run("cpu");
+    assert!(
+        fused["backend"]
+            .as_str()
+            .unwrap()
+            .starts_with("fused WGSL on "),
+        "{fused}"
+    );
+    let close = |key: &str, tol: f64| {
+        let (a, b) = (fused[key].as_f64().unwrap(), burn[key].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1.0),
+            "{key}: fused {a} vs burn {b}"
+        );
+    };
+    close("loss", 0.03);
+    close("bpd", 0.02);
+    assert_eq!(fused["steps"], 200);
+    let ckpt = dir.join("checkpoint.elbolab");
+    let eval = json(&[
+        "eval",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "32",
+        "--ode-steps",
+        "8",
+    ]);
+    assert_eq!(eval["step"], 200);
+    assert!(eval["bpd"].as_f64().unwrap().is_finite(), "{eval}");
 }

@@ -250,8 +250,8 @@ fn the_discrete_decoder_spans_zero_to_eight_bits() {
 fn a_checkpoint_round_trips_and_bad_bytes_are_refused() {
     let mut trainer = Trainer::new(small("elbo", "v"), &cpu()).unwrap();
     trainer.train_blocking(30, 10).unwrap();
-    let bytes = pollster::block_on(checkpoint::save(&trainer)).unwrap();
-    let restored = checkpoint::load(&bytes, &cpu()).unwrap();
+    let bytes = pollster::block_on(checkpoint::save(&mut trainer)).unwrap();
+    let mut restored = checkpoint::load(&bytes, &cpu()).unwrap();
     assert_eq!(restored.step_count(), 30);
     assert_eq!(restored.config, trainer.config);
     let sampler = SamplerConfig::with_steps(SamplerKind::Ddim, 16);
@@ -260,7 +260,7 @@ fn a_checkpoint_round_trips_and_bad_bytes_are_refused() {
     assert_eq!(a, b, "the restored EMA model samples identically");
     // Saving the restored run gives the same bytes: weights, EMA and Adam state all came back.
     assert_eq!(
-        pollster::block_on(checkpoint::save(&restored)).unwrap(),
+        pollster::block_on(checkpoint::save(&mut restored)).unwrap(),
         bytes
     );
 

@@ -148,7 +148,7 @@ async fn burn_trains_on_browser_webgpu_samples_and_checkpoints_round_trip() {
         n_test: 64,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config, &device).unwrap();
+    let mut trainer = Trainer::new(config.clone(), &device).unwrap();
     for i in 0..40 {
         trainer.step().unwrap();
         if i % 10 == 9 {
@@ -161,6 +161,28 @@ async fn burn_trains_on_browser_webgpu_samples_and_checkpoints_round_trip() {
     let first = losses[..8].iter().sum::<f64>() / 8.0;
     let last = losses[32..].iter().sum::<f64>() / 8.0;
     assert!(last < 0.8 * first, "the loss must fall: {first} → {last}");
+
+    // The fused WGSL step on the page's own WebGPU device takes the same 40 steps (same seed,
+    // same batches): its losses follow burn's to f32 rounding, amplified a little by Adam.
+    let ctx = GpuContext::new().await.unwrap();
+    let mut fused = Trainer::new(config, &device).unwrap();
+    fused.use_fused(&ctx).await.unwrap();
+    for i in 0..40 {
+        fused.step().unwrap();
+        if i % 20 == 19 {
+            fused.collect().await.unwrap();
+        }
+    }
+    for (a, b) in fused.history.iter().zip(&trainer.history) {
+        assert!(
+            (a.loss - b.loss).abs() <= 5e-3 * b.loss.abs().max(1.0),
+            "step {}: fused {} vs burn {}",
+            a.step,
+            a.loss,
+            b.loss
+        );
+    }
+    assert_eq!(fused.history.len(), 40);
 
     for kind in [
         SamplerKind::Ancestral,
@@ -178,7 +200,7 @@ async fn burn_trains_on_browser_webgpu_samples_and_checkpoints_round_trip() {
         );
     }
 
-    let bytes = checkpoint::save(&trainer).await.unwrap();
+    let bytes = checkpoint::save(&mut trainer).await.unwrap();
     let restored = checkpoint::load(&bytes, &device).unwrap();
     assert_eq!(restored.step_count(), 40);
     let sampler = SamplerConfig::with_steps(SamplerKind::Ddim, 8);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::CliError;
 use crate::api::{self, ScheduleSpec, WeightingSpec};
 use crate::engine::config::{preset, TrainConfig};
-use crate::engine::device::{native_description, native_device, NativeBackend};
+use crate::engine::device::{native_description, native_device, native_gpu_context, NativeBackend};
 use crate::engine::elbo::{bits_per_dim, BitsPerDim};
 use crate::engine::likelihood::{self, OdeBitsPerDim};
 use crate::engine::metrics::energy_distance;
@@ -75,7 +75,8 @@ pub struct TrainArgs {
     pub lambda_min: Option<f64>,
     #[arg(long, allow_negative_numbers = true)]
     pub lambda_max: Option<f64>,
-    /// cpu (NdArray) or wgpu (Vulkan/Metal/DX12; lavapipe without a GPU).
+    /// cpu (NdArray), wgpu (burn on Vulkan/Metal/DX12; lavapipe without a GPU), or fused (the
+    /// fused WGSL training step on wgpu, sampling and evaluation on the CPU).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
     /// Directory for summary.json and the checkpoint.
@@ -182,6 +183,17 @@ fn device(name: &str) -> Result<(burn::prelude::Device, String), CliError> {
     Ok((native_device(backend)?, native_description(backend)?))
 }
 
+/// A trainer for `config` on the backend named on the command line (`fused`: its steps run on
+/// the fused WGSL path).
+fn trainer_on(config: TrainConfig, name: &str) -> Result<(Trainer, String), CliError> {
+    let (device, description) = device(name)?;
+    let mut trainer = Trainer::new(config, &device)?;
+    if NativeBackend::from_name(name)? == NativeBackend::Fused {
+        pollster::block_on(trainer.use_fused(&native_gpu_context()?))?;
+    }
+    Ok((trainer, description))
+}
+
 fn json<T: Serialize>(value: &T) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(|e| CliError {
         message: format!("cannot encode JSON: {e}"),
@@ -211,8 +223,7 @@ pub fn quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
 
 pub fn train(args: TrainArgs) -> Result<String, CliError> {
     let config = config_from(&args)?;
-    let (device, backend) = device(&args.backend)?;
-    let mut trainer = Trainer::new(config.clone(), &device)?;
+    let (mut trainer, backend) = trainer_on(config.clone(), &args.backend)?;
     let start = Instant::now();
     trainer.train_blocking(config.steps, 50)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -236,7 +247,7 @@ pub fn train(args: TrainArgs) -> Result<String, CliError> {
     })?;
     write(
         &args.out.join(CHECKPOINT_FILE),
-        &pollster::block_on(checkpoint::save(&trainer))?,
+        &pollster::block_on(checkpoint::save(&mut trainer))?,
     )?;
     let text = json(&summary)?;
     write(&args.out.join("summary.json"), text.as_bytes())?;
@@ -366,8 +377,7 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
         ));
     }
     let config = preset(&args.preset)?;
-    let (device, backend) = device(&args.backend)?;
-    let mut trainer = Trainer::new(config.clone(), &device)?;
+    let (mut trainer, backend) = trainer_on(config.clone(), &args.backend)?;
     let start = Instant::now();
     trainer.step()?;
     pollster::block_on(trainer.collect())?;

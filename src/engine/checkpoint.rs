@@ -32,7 +32,7 @@ struct Header {
 }
 
 /// Parameters in visiting order (stable for a given network shape), flattened.
-struct Ordered(Vec<(ParamId, Vec<usize>, Tensor<1>)>);
+pub(crate) struct Ordered(Vec<(ParamId, Vec<usize>, Tensor<1>)>);
 
 impl ModuleVisitor for Ordered {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -43,14 +43,16 @@ impl ModuleVisitor for Ordered {
     }
 }
 
-fn ordered(module: &impl Module) -> Vec<(ParamId, Vec<usize>, Tensor<1>)> {
+pub(crate) fn ordered(module: &impl Module) -> Vec<(ParamId, Vec<usize>, Tensor<1>)> {
     let mut visitor = Ordered(Vec::new());
     module.visit(&mut visitor);
     visitor.0
 }
 
-/// Serialises the trainer (reads its tensors back asynchronously, once).
-pub async fn save(trainer: &Trainer) -> Result<Vec<u8>, EngineError> {
+/// Serialises the trainer (reads its tensors back asynchronously, once; first from the fused
+/// step, when training runs there).
+pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
+    trainer.sync_host().await?;
     let live = ordered(&trainer.model);
     let ema = ordered(&trainer.ema);
     let mut tensors: Vec<Tensor<1>> = Vec::new();
@@ -91,10 +93,10 @@ pub async fn save(trainer: &Trainer) -> Result<Vec<u8>, EngineError> {
 }
 
 /// Replaces parameter values in visiting order.
-struct Load {
-    values: std::vec::IntoIter<Vec<f32>>,
-    device: Device,
-    autodiff: bool,
+pub(crate) struct Load {
+    pub values: std::vec::IntoIter<Vec<f32>>,
+    pub device: Device,
+    pub autodiff: bool,
 }
 
 impl ModuleMapper for Load {

@@ -5,13 +5,17 @@ use burn::prelude::Device;
 use super::EngineError;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::device::describe_adapter;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::gpu::GpuContext;
 
-/// Where to train natively: NdArray (CPU, the test default) or wgpu (Vulkan/Metal/DX12, or
-/// lavapipe on a machine without a GPU).
+/// Where to train natively: NdArray (CPU, the test default), burn's wgpu (Vulkan/Metal/DX12, or
+/// lavapipe on a machine without a GPU), or the fused WGSL step on wgpu (gpu/mlp_train) with
+/// sampling and evaluation on NdArray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NativeBackend {
     Cpu,
     Wgpu,
+    Fused,
 }
 
 impl NativeBackend {
@@ -19,9 +23,10 @@ impl NativeBackend {
         match name {
             "cpu" | "ndarray" => Ok(Self::Cpu),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "fused" => Ok(Self::Fused),
             _ => Err(EngineError::InvalidConfig {
                 field: "backend",
-                message: format!("unknown backend `{name}`; accepted: cpu, wgpu"),
+                message: format!("unknown backend `{name}`; accepted: cpu, wgpu, fused"),
             }),
         }
     }
@@ -33,9 +38,20 @@ impl NativeBackend {
 pub fn native_device(backend: NativeBackend) -> Result<Device, EngineError> {
     match backend {
         #[allow(deprecated)]
-        NativeBackend::Cpu => Ok(Device::ndarray()),
+        NativeBackend::Cpu | NativeBackend::Fused => Ok(Device::ndarray()),
         NativeBackend::Wgpu => native_wgpu().map(|(device, _)| device),
     }
+}
+
+/// The process's one raw wgpu context for the fused training step.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_gpu_context() -> Result<GpuContext, EngineError> {
+    use std::sync::OnceLock;
+    static CONTEXT: OnceLock<Result<GpuContext, String>> = OnceLock::new();
+    CONTEXT
+        .get_or_init(|| pollster::block_on(GpuContext::new()).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(EngineError::Device)
 }
 
 /// What a report should say the engine ran on (`summary.json`'s and the benchmark's `backend`):
@@ -45,6 +61,12 @@ pub fn native_description(backend: NativeBackend) -> Result<String, EngineError>
     match backend {
         NativeBackend::Cpu => Ok("burn NdArray (CPU)".into()),
         NativeBackend::Wgpu => native_wgpu().map(|(_, adapter)| format!("burn wgpu on {adapter}")),
+        NativeBackend::Fused => native_gpu_context().map(|ctx| {
+            format!(
+                "fused WGSL on {} (sampling: burn NdArray)",
+                ctx.adapter_name
+            )
+        }),
     }
 }
 

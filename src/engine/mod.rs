@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod elbo;
+pub mod fused;
 pub mod likelihood;
 pub mod metrics;
 pub mod model;

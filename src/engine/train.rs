@@ -8,11 +8,14 @@ use burn::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::config::TrainConfig;
+use super::fused;
 use super::model::Denoiser;
 use super::objective::{Objective, PreparedBatch, TrainSchedule};
 use super::optim::{ema_update, Adam};
 use super::EngineError;
 use crate::data::{Dataset, Standardizer};
+use crate::gpu::mlp_train::{step_scalars, FusedMlp, StepBatch};
+use crate::gpu::GpuContext;
 use crate::theory::Gmm;
 
 /// Bins of the per-λ loss histogram f(λ) = E‖ε − ε̂‖² shown next to w(λ) and p(λ).
@@ -67,8 +70,8 @@ impl LambdaHistogram {
 struct Pending {
     step: u64,
     host: PreparedBatch,
-    /// ‖y − ŷ‖² per example, [B].
-    err: Tensor<1>,
+    /// ‖y − ŷ‖² per example, [B] (burn); `None` when the fused step holds them.
+    err: Option<Tensor<1>>,
 }
 
 /// Weights and optimizer state known to be finite, restored on divergence.
@@ -97,6 +100,10 @@ pub struct Trainer {
     pub history: Vec<LossPoint>,
     pub histogram: LambdaHistogram,
     good: Snapshot,
+    /// The fused WGSL step, when training runs there instead of on burn (see `use_fused`).
+    fused: Option<FusedMlp>,
+    /// The burn modules lag behind the fused step's weights until `sync_host`.
+    host_stale: bool,
 }
 
 impl Trainer {
@@ -151,7 +158,45 @@ impl Trainer {
             history: Vec::new(),
             histogram,
             good,
+            fused: None,
+            host_stale: false,
         })
+    }
+
+    /// Moves training to the fused WGSL step on `ctx` (same batches, same Adam, same EMA; far
+    /// fewer GPU dispatches). The current weights and optimizer state go with it. Fails, leaving
+    /// the trainer on burn, when the device cannot hold the network.
+    pub async fn use_fused(&mut self, ctx: &GpuContext) -> Result<(), EngineError> {
+        self.collect().await?;
+        self.sync_host().await?;
+        let shape = fused::shape(&self.config);
+        let mut mlp = FusedMlp::new(ctx, shape)
+            .await
+            .map_err(fused::device_error)?;
+        let state = fused::host_state(self).await?;
+        mlp.upload_state(&state).map_err(fused::device_error)?;
+        self.fused = Some(mlp);
+        Ok(())
+    }
+
+    /// Where the optimisation steps run, for reports: the fused step's adapter, or `None` on burn.
+    pub fn fused_adapter(&self) -> Option<&str> {
+        self.fused.as_ref().map(|m| m.adapter_name())
+    }
+
+    /// Brings the burn modules (used to sample, evaluate and save) up to the fused step's
+    /// weights, EMA and Adam moments: one asynchronous readback, only when they are behind.
+    pub async fn sync_host(&mut self) -> Result<(), EngineError> {
+        if !self.host_stale {
+            return Ok(());
+        }
+        let Some(mlp) = self.fused.as_mut() else {
+            return Ok(());
+        };
+        let state = mlp.read_state().await.map_err(fused::device_error)?;
+        fused::load_host_state(self, state)?;
+        self.host_stale = false;
+        Ok(())
     }
 
     pub fn step_count(&self) -> u64 {
@@ -180,6 +225,33 @@ impl Trainer {
             .map(|_| self.train[self.rng.random_range(0..self.train.len())])
             .collect();
         let host = self.objective.prepare(&x, &mut self.rng);
+        if let Some(mlp) = self.fused.as_mut() {
+            let t = self.adam.t + 1;
+            let scalars = step_scalars(
+                t,
+                self.step,
+                self.config.lr,
+                self.config.ema_decay,
+                self.config.clip_norm,
+            );
+            let batch = StepBatch {
+                z: &host.z,
+                lambda: &host.lambda,
+                target: &host.target,
+                coef: &host.coef,
+            };
+            mlp.push_step(&batch, scalars)
+                .map_err(fused::device_error)?;
+            self.adam.t = t;
+            self.step += 1;
+            self.host_stale = true;
+            self.pending.push(Pending {
+                step: self.step,
+                host,
+                err: None,
+            });
+            return Ok(());
+        }
         let device = &self.device;
         let upload = |values: &[f32], cols: usize| {
             Tensor::<2>::from_data(TensorData::new(values.to_vec(), [batch_size, cols]), device)
@@ -209,7 +281,7 @@ impl Trainer {
         self.pending.push(Pending {
             step: self.step,
             host,
-            err: err.inner().reshape([batch_size]),
+            err: Some(err.inner().reshape([batch_size])),
         });
         Ok(())
     }
@@ -221,8 +293,13 @@ impl Trainer {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let all = Tensor::cat(pending.iter().map(|p| p.err.clone()).collect(), 0);
-        let values = super::read_f32(all).await?;
+        let values = match self.fused.as_mut() {
+            Some(mlp) => mlp.read_errors().await.map_err(fused::device_error)?,
+            None => {
+                let errs = pending.iter().filter_map(|p| p.err.clone()).collect();
+                super::read_f32(Tensor::cat(errs, 0)).await?
+            }
+        };
         let mut offset = 0;
         for p in &pending {
             let n = p.host.lambdas.len();
@@ -252,6 +329,10 @@ impl Trainer {
                 adaptive.update(&p.host.lambdas, &tracked)?;
             }
         }
+        if let Some(mlp) = &self.fused {
+            // The GPU keeps its own copy; the burn modules below are only behind (host_stale).
+            mlp.save_snapshot();
+        }
         self.good = Snapshot {
             model: self.model.clone(),
             ema: self.ema.clone(),
@@ -269,6 +350,10 @@ impl Trainer {
         self.step = good.step;
         self.history.retain(|p| p.step <= good.step);
         self.pending.clear();
+        if let Some(mlp) = self.fused.as_mut() {
+            mlp.restore_snapshot();
+            self.host_stale = true;
+        }
         EngineError::Diverged {
             step,
             loss,
@@ -291,7 +376,7 @@ impl Trainer {
                 pollster::block_on(self.collect())?;
             }
         }
-        Ok(())
+        pollster::block_on(self.sync_host())
     }
 }
 

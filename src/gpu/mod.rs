@@ -5,6 +5,7 @@
 
 pub mod density;
 pub mod device;
+pub mod mlp_train;
 mod readback;
 
 pub use density::{DensityGrid, DensityKernel};

@@ -20,10 +20,50 @@ use crate::engine::tensor_sampler::{
 use crate::engine::{
     checkpoint, config, device::browser_device, EngineError, TrainConfig, Trainer,
 };
+use crate::gpu::GpuContext;
 
 thread_local! {
     /// burn initialises a WebGPU runtime once per page; every run shares it.
     static DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// The raw WebGPU device of the fused training step, also one per page.
+    static FUSED: RefCell<Option<GpuContext>> = const { RefCell::new(None) };
+}
+
+async fn fused_context() -> Result<GpuContext, EngineError> {
+    if let Some(ctx) = FUSED.with(|c| c.borrow().clone()) {
+        if ctx.check_alive().is_ok() {
+            return Ok(ctx);
+        }
+    }
+    let ctx = GpuContext::new()
+        .await
+        .map_err(|e| EngineError::Device(e.to_string()))?;
+    FUSED.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+    Ok(ctx)
+}
+
+/// Puts the run on the engine the page asked for: `fused` (the default) moves its steps to the
+/// fused WGSL kernels and falls back to burn, saying why, if that fails; `burn` keeps burn.
+async fn choose_engine(trainer: &mut Trainer, engine: Option<String>) -> Result<String, JsError> {
+    match engine.as_deref().unwrap_or("fused") {
+        "burn" => Ok("burn on WebGPU".into()),
+        "fused" => {
+            let attempt = match fused_context().await {
+                Ok(ctx) => trainer.use_fused(&ctx).await,
+                Err(e) => Err(e),
+            };
+            Ok(match attempt {
+                Ok(()) => format!(
+                    "fused WGSL on {}",
+                    trainer.fused_adapter().unwrap_or("WebGPU")
+                ),
+                Err(e) => format!("burn on WebGPU (the fused kernels were unavailable: {e})"),
+            })
+        }
+        other => Err(JsError::new(&format!(
+            "unknown engine `{other}`; accepted: fused, burn"
+        ))),
+    }
 }
 
 async fn device() -> Result<Device, JsError> {
@@ -139,33 +179,46 @@ pub struct TrainerHandle {
     slot: Slot,
     /// How many history points the page has already received.
     reported: Rc<RefCell<usize>>,
+    engine: String,
 }
 
 #[wasm_bindgen]
 impl TrainerHandle {
-    /// Builds a run from a configuration object (see `trainPreset`); acquires WebGPU on first use.
-    pub async fn create(config: JsValue) -> Result<TrainerHandle, JsError> {
+    /// Builds a run from a configuration object (see `trainPreset`) on `engine` (`fused`, the
+    /// default, or `burn`); acquires WebGPU on first use.
+    pub async fn create(config: JsValue, engine: Option<String>) -> Result<TrainerHandle, JsError> {
         let config: TrainConfig = serde_wasm_bindgen::from_value(config)
             .map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
         let device = device().await?;
-        let trainer = Trainer::new(config, &device).map_err(js_error)?;
-        Ok(Self::wrap(trainer))
+        let mut trainer = Trainer::new(config, &device).map_err(js_error)?;
+        let engine = choose_engine(&mut trainer, engine).await?;
+        Ok(Self::wrap(trainer, engine))
     }
 
     /// Restores a run from checkpoint bytes (saved here or by the CLI).
     #[wasm_bindgen(js_name = fromCheckpoint)]
-    pub async fn from_checkpoint(bytes: Vec<u8>) -> Result<TrainerHandle, JsError> {
+    pub async fn from_checkpoint(
+        bytes: Vec<u8>,
+        engine: Option<String>,
+    ) -> Result<TrainerHandle, JsError> {
         let device = device().await?;
-        let trainer = checkpoint::load(&bytes, &device).map_err(js_error)?;
-        Ok(Self::wrap(trainer))
+        let mut trainer = checkpoint::load(&bytes, &device).map_err(js_error)?;
+        let engine = choose_engine(&mut trainer, engine).await?;
+        Ok(Self::wrap(trainer, engine))
     }
 
-    fn wrap(trainer: Trainer) -> Self {
+    fn wrap(trainer: Trainer, engine: String) -> Self {
         let reported = trainer.history.len();
         Self {
             slot: Slot(Rc::new(RefCell::new(Some(trainer)))),
             reported: Rc::new(RefCell::new(reported)),
+            engine,
         }
+    }
+
+    /// Where the optimisation steps run, e.g. "fused WGSL on browser WebGPU".
+    pub fn engine(&self) -> String {
+        self.engine.clone()
     }
 
     pub fn config(&self) -> Result<JsValue, JsError> {
@@ -250,8 +303,13 @@ impl TrainerHandle {
             config
                 .validate()
                 .map_err(|e| JsError::new(&e.to_string()))?;
-            let trainer = slot.take()?;
-            let result = sample_points(&trainer, &config, n.max(1) as usize, u64::from(seed)).await;
+            let mut trainer = slot.take()?;
+            let result = match trainer.sync_host().await {
+                Ok(()) => {
+                    sample_points(&trainer, &config, n.max(1) as usize, u64::from(seed)).await
+                }
+                Err(e) => Err(e),
+            };
             slot.put(trainer);
             Ok(to_js(&result.map_err(js_error)?)?)
         })
@@ -262,8 +320,11 @@ impl TrainerHandle {
     pub fn evaluate(&self, n: u32) -> js_sys::Promise {
         let slot = self.slot.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let trainer = slot.take()?;
-            let result = evaluate(&trainer, n.max(2) as usize).await;
+            let mut trainer = slot.take()?;
+            let result = match trainer.sync_host().await {
+                Ok(()) => evaluate(&trainer, n.max(2) as usize).await,
+                Err(e) => Err(e),
+            };
             slot.put(trainer);
             Ok(to_js(&result.map_err(js_error)?)?)
         })
@@ -286,9 +347,13 @@ impl TrainerHandle {
                 ))
                 .into());
             }
-            let trainer = slot.take()?;
-            let result =
-                density_map(&trainer, bounds, size as usize, steps as usize, n as usize).await;
+            let mut trainer = slot.take()?;
+            let result = match trainer.sync_host().await {
+                Ok(()) => {
+                    density_map(&trainer, bounds, size as usize, steps as usize, n as usize).await
+                }
+                Err(e) => Err(e),
+            };
             slot.put(trainer);
             Ok(to_js(&result.map_err(js_error)?)?)
         })
@@ -298,8 +363,8 @@ impl TrainerHandle {
     pub fn checkpoint(&self) -> js_sys::Promise {
         let slot = self.slot.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let trainer = slot.take()?;
-            let result = checkpoint::save(&trainer).await;
+            let mut trainer = slot.take()?;
+            let result = checkpoint::save(&mut trainer).await;
             slot.put(trainer);
             let bytes = result.map_err(js_error)?;
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())

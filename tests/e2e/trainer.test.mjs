@@ -20,8 +20,9 @@ after(async () => {
 const SHORT_RUN = '?view=trainer&preset=default&t_dataset=moons&t_width=32&t_depth=2&t_batch=64&t_lr=0.01&t_steps=STEPS';
 
 test('the trainer form takes its settings from the URL and writes changes back', async () => {
-  const { page, errors, close } = await openPage(site, '?view=trainer&preset=v-prediction&t_dataset=rings&t_lr=0.001&t_seed=7');
+  const { page, errors, close } = await openPage(site, '?view=trainer&preset=v-prediction&t_dataset=rings&t_lr=0.001&t_seed=7&t_engine=burn');
   try {
+    assert.equal(await page.inputValue('#train-engine-select'), 'burn');
     assert.equal(await page.inputValue('#train-preset'), 'v-prediction');
     assert.equal(await page.inputValue('#train-dataset'), 'rings');
     assert.equal(await page.inputValue('#train-target'), 'v');
@@ -72,6 +73,8 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
     await page.waitForFunction(() => /^Done/.test(document.querySelector('#train-status').textContent)
       || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 600_000 });
     assert.doesNotMatch(await page.textContent('#train-status'), /error|diverged/i);
+    // The default engine: the fused WGSL step, on the page's own WebGPU adapter (not a fallback).
+    assert.match(await page.textContent('#train-engine'), /^fused WGSL on /);
     // The page reports the first step (kernel compilation) apart from the steady rate, which
     // `make bench` reads; both are measured, whatever their size.
     const timing = await page.$eval('#train-status', (s) => [Number(s.dataset.firstStepS), Number(s.dataset.stepsPerS)]);
@@ -139,8 +142,9 @@ test('training moons on WebGPU learns: the energy distance to held-out data fall
   }
 });
 
-test('points drawn with the mouse become the dataset, and a step trains on them', async () => {
-  const { page, errors, close } = await openPage(site, '?view=trainer&t_width=16&t_depth=1&t_batch=32');
+test('points drawn with the mouse become the dataset, and a step trains on them (burn engine)', async () => {
+  // The burn engine, which the page keeps as the alternative to the fused step, on this run.
+  const { page, errors, close } = await openPage(site, '?view=trainer&t_width=16&t_depth=1&t_batch=32&t_engine=burn');
   try {
     await page.click('.draw-points summary');
     const box = await page.locator('#train-draw').boundingBox();
@@ -162,6 +166,7 @@ test('points drawn with the mouse become the dataset, and a step trains on them'
     await page.waitForFunction(() => /Paused at step 1\b/.test(document.querySelector('#train-status').textContent)
       || document.querySelector('#train-status').dataset.kind === 'error', null, { timeout: 180_000 });
     assert.doesNotMatch(await page.textContent('#train-status'), /error|could not/i);
+    assert.equal(await page.textContent('#train-engine'), 'burn on WebGPU');
     const frames = await page.getAttribute('#train-samples', 'data-frames');
     assert.ok(Number(frames) >= 1, 'the samples view was drawn from the run on the drawn points');
     await page.click('#train-draw-clear');

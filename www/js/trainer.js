@@ -12,7 +12,7 @@ const SAMPLE_COUNT = 512;
 const DENSITY_CELLS = 48;
 const DENSITY_ODE_STEPS = 32;
 const FORM_FIELDS = ['dataset', 'weighting', 'wparam', 'schedule', 'target', 'lambda_min', 'lambda_max',
-  'steps', 'batch', 'lr', 'seed', 'width', 'depth', 'sampler', 'sampler_steps'];
+  'steps', 'batch', 'lr', 'seed', 'width', 'depth', 'engine', 'sampler', 'sampler_steps'];
 
 export const TRAINER_STATE = [
   { key: 'preset', type: 'string', def: 'default' },
@@ -31,6 +31,7 @@ export function initTrainer(wasm, state) {
   const form = document.getElementById('train-form');
   const field = (name) => form.elements.namedItem(name);
   const status = document.getElementById('train-status');
+  const engineLabel = document.getElementById('train-engine');
   const progress = document.getElementById('train-progress');
   const buttons = Object.fromEntries(['start', 'pause', 'step', 'reset', 'save'].map((b) => [b, document.getElementById(`train-${b}`)]));
   const samplesCanvas = document.getElementById('train-samples');
@@ -132,6 +133,11 @@ export function initTrainer(wasm, state) {
     status.dataset.kind = kind;
   }
 
+  // Where the steps run; says so when the fused kernels were asked for but unavailable.
+  function showEngine() {
+    engineLabel.textContent = handle ? handle.engine() : '';
+  }
+
   function setRunning(on) {
     running = on;
     buttons.start.disabled = on;
@@ -147,7 +153,8 @@ export function initTrainer(wasm, state) {
     if (!config) return null;
     saveToUrl();
     setStatus('Compiling GPU kernels: the first step can take several seconds…');
-    handle = await wasm.TrainerHandle.create(config);
+    handle = await wasm.TrainerHandle.create(config, field('engine').value);
+    showEngine();
     heldOut = handle.heldOut();
     lossSeries = [[], []];
     bpdSeries = [[], []];
@@ -360,6 +367,7 @@ export function initTrainer(wasm, state) {
     generation += 1;
     running = false;
     handle = null;
+    showEngine();
     setRunning(false);
     progress.value = 0;
     setStatus('Ready.');
@@ -380,10 +388,11 @@ export function initTrainer(wasm, state) {
     const file = event.target.files[0];
     if (!file) return;
     try {
-      const loaded = await wasm.TrainerHandle.fromCheckpoint(new Uint8Array(await file.arrayBuffer()));
+      const loaded = await wasm.TrainerHandle.fromCheckpoint(new Uint8Array(await file.arrayBuffer()), field('engine').value);
       generation += 1;
       running = false;
       handle = loaded;
+      showEngine();
       fillForm(handle.config());
       heldOut = handle.heldOut();
       lossSeries = [[], []];

@@ -1,0 +1,500 @@
+//! The denoiser's training step fused into WGSL (shaders/mlp_train.wgsl): features, forward,
+//! loss gradient, backward, gradient clipping, Adam and the EMA, for a chunk of steps per
+//! submission, with nothing read back until the caller asks (at display rate).
+//!
+//! Why: burn launches ~100 kernels per step of this MLP and spends a minute compiling and tuning
+//! them; here one step is ~20 dispatches of 7 pipelines compiled once, and the host only uploads
+//! each step's batch (prepared by the theory core, as for burn) and reads the per-example errors.
+//! The CPU twin of every pass is in `reference.rs`; `layout.rs` is the plan both execute.
+
+pub mod layout;
+pub mod reference;
+
+use layout::{ArenaLayout, Kernel, MlpShape, Pass, Step};
+
+use super::{readback, GpuContext, GpuError};
+
+/// Steps encoded into one submission at most (fewer for large batches, see `chunk_for`).
+const MAX_CHUNK: usize = 32;
+/// Batch floats uploaded per submission at most (16 MiB).
+const MAX_CHUNK_FLOATS: usize = 4 << 20;
+/// Dynamic uniform offsets must be multiples of this (WebGPU's largest allowed alignment).
+const UNIFORM_STRIDE: u64 = 256;
+
+/// One step's batch as the host prepared it (engine/objective.rs), all f32.
+pub struct StepBatch<'a> {
+    pub z: &'a [f32],
+    pub lambda: &'a [f32],
+    pub target: &'a [f32],
+    pub coef: &'a [f32],
+}
+
+/// Weights, Adam's moments and the EMA, each flattened in burn's parameter order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpState {
+    pub params: Vec<f32>,
+    pub adam_m: Vec<f32>,
+    pub adam_v: Vec<f32>,
+    pub ema: Vec<f32>,
+}
+
+pub struct FusedMlp {
+    ctx: GpuContext,
+    shape: MlpShape,
+    layout: ArenaLayout,
+    passes: Vec<Pass>,
+    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+    bind_group: wgpu::BindGroup,
+    arena: wgpu::Buffer,
+    snapshot: wgpu::Buffer,
+    batch: wgpu::Buffer,
+    errors: wgpu::Buffer,
+    steps: wgpu::Buffer,
+    chunk: usize,
+    queued_batch: Vec<f32>,
+    queued_steps: Vec<Step>,
+    /// Staging buffers holding the errors of submitted steps, oldest first, with their step count.
+    submitted: Vec<(wgpu::Buffer, usize)>,
+    spare: Vec<wgpu::Buffer>,
+}
+
+fn chunk_for(shape: &MlpShape) -> usize {
+    (MAX_CHUNK_FLOATS / shape.slot_len().max(1)).clamp(1, MAX_CHUNK)
+}
+
+impl FusedMlp {
+    /// Compiles the pipelines and allocates the arena for `shape`. Refuses a network whose arena
+    /// exceeds the device's storage-buffer limit (the caller then trains with burn instead).
+    pub async fn new(ctx: &GpuContext, shape: MlpShape) -> Result<Self, GpuError> {
+        ctx.check_alive()?;
+        if shape.dim == 0 || shape.width == 0 || shape.depth == 0 || shape.batch == 0 {
+            return Err(GpuError::InvalidInput(format!("empty network {shape:?}")));
+        }
+        let layout = ArenaLayout::new(&shape);
+        let chunk = chunk_for(&shape);
+        let limits = ctx.device.limits();
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let arena_bytes = 4 * layout.len as u64;
+        let batch_bytes = 4 * (chunk * shape.slot_len()) as u64;
+        if arena_bytes > max_binding || batch_bytes > max_binding || layout.len >= u32::MAX as usize
+        {
+            return Err(GpuError::InvalidInput(format!(
+                "the network needs {} MiB of GPU storage in one buffer; this device allows {} MiB",
+                arena_bytes >> 20,
+                max_binding >> 20
+            )));
+        }
+        let device = &ctx.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/mlp_train.wgsl"));
+        let uniform = wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: true,
+            min_binding_size: None,
+        };
+        let storage = |read_only| wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty,
+            count: None,
+        };
+        let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("mlp_train"),
+            entries: &[
+                entry(0, uniform),
+                entry(1, uniform),
+                entry(2, storage(false)),
+                entry(3, storage(true)),
+                entry(4, storage(false)),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("mlp_train"),
+            bind_group_layouts: &[Some(&bind_layout)],
+            immediate_size: 0,
+        });
+        let pipelines = Kernel::ALL
+            .iter()
+            .map(|&kernel| {
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry_point()),
+                    layout: Some(&pipeline_layout),
+                    module: &module,
+                    entry_point: Some(kernel.entry_point()),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                (kernel, pipeline)
+            })
+            .collect();
+        let passes = layout::step_passes(&shape, &layout);
+        let buffer = |label, size: u64, usage| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(4),
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        use wgpu::BufferUsages as U;
+        let arena = buffer(
+            "mlp_train arena",
+            arena_bytes,
+            U::STORAGE | U::COPY_SRC | U::COPY_DST,
+        );
+        let snapshot = buffer(
+            "mlp_train snapshot",
+            4 * layout.state_len() as u64,
+            U::COPY_SRC | U::COPY_DST,
+        );
+        let batch = buffer("mlp_train batch", batch_bytes, U::STORAGE | U::COPY_DST);
+        let errors = buffer(
+            "mlp_train errors",
+            4 * (chunk * shape.batch) as u64,
+            U::STORAGE | U::COPY_SRC,
+        );
+        let ops = buffer(
+            "mlp_train ops",
+            UNIFORM_STRIDE * passes.len() as u64,
+            U::UNIFORM | U::COPY_DST,
+        );
+        let steps = buffer(
+            "mlp_train steps",
+            UNIFORM_STRIDE * chunk as u64,
+            U::UNIFORM | U::COPY_DST,
+        );
+        for (i, pass) in passes.iter().enumerate() {
+            ctx.queue.write_buffer(
+                &ops,
+                i as u64 * UNIFORM_STRIDE,
+                bytemuck::bytes_of(&pass.op),
+            );
+        }
+        let frequencies = layout::lambda_frequencies(shape.lambda_frequencies);
+        ctx.queue.write_buffer(
+            &arena,
+            4 * layout.constants as u64,
+            bytemuck::cast_slice(&frequencies),
+        );
+        fn uniform_binding(buffer: &wgpu::Buffer, size: usize) -> wgpu::BindingResource<'_> {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer,
+                offset: 0,
+                size: wgpu::BufferSize::new(size as u64),
+            })
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("mlp_train"),
+            layout: &bind_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform_binding(&ops, std::mem::size_of::<layout::Op>()),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: uniform_binding(&steps, std::mem::size_of::<Step>()),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: arena.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: batch.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: errors.as_entire_binding(),
+                },
+            ],
+        });
+        if let Some(error) = scope.pop().await {
+            return Err(GpuError::Validation(error.to_string()));
+        }
+        Ok(Self {
+            ctx: ctx.clone(),
+            shape,
+            layout,
+            passes,
+            pipelines,
+            bind_group,
+            arena,
+            snapshot,
+            batch,
+            errors,
+            steps,
+            chunk,
+            queued_batch: Vec::new(),
+            queued_steps: Vec::new(),
+            submitted: Vec::new(),
+            spare: Vec::new(),
+        })
+    }
+
+    pub fn shape(&self) -> &MlpShape {
+        &self.shape
+    }
+
+    pub fn adapter_name(&self) -> &str {
+        &self.ctx.adapter_name
+    }
+
+    /// Replaces weights, moments and EMA (e.g. the freshly initialised burn model's, or a
+    /// checkpoint's), and makes them the snapshot that `restore_snapshot` returns to.
+    pub fn upload_state(&mut self, state: &MlpState) -> Result<(), GpuError> {
+        let p = self.layout.n_params;
+        let parts = [
+            (&state.params, self.layout.params),
+            (&state.adam_m, self.layout.adam_m),
+            (&state.adam_v, self.layout.adam_v),
+            (&state.ema, self.layout.ema),
+        ];
+        for (values, _) in &parts {
+            if values.len() != p {
+                return Err(GpuError::InvalidInput(format!(
+                    "{} values for a network of {p} parameters",
+                    values.len()
+                )));
+            }
+        }
+        self.discard_pending();
+        for (values, offset) in parts {
+            self.ctx.queue.write_buffer(
+                &self.arena,
+                4 * offset as u64,
+                bytemuck::cast_slice(values),
+            );
+        }
+        self.save_snapshot();
+        self.ctx.check_alive()
+    }
+
+    /// Queues one step; a full chunk is submitted at once (no readback).
+    pub fn push_step(&mut self, batch: &StepBatch, step: Step) -> Result<(), GpuError> {
+        let (b, d) = (self.shape.batch, self.shape.dim);
+        if batch.z.len() != b * d
+            || batch.target.len() != b * d
+            || batch.lambda.len() != b
+            || batch.coef.len() != b
+        {
+            return Err(GpuError::InvalidInput(format!(
+                "a step needs {b} examples of dimension {d}"
+            )));
+        }
+        self.queued_batch.extend_from_slice(batch.z);
+        self.queued_batch.extend_from_slice(batch.lambda);
+        self.queued_batch.extend_from_slice(batch.target);
+        self.queued_batch.extend_from_slice(batch.coef);
+        let slot = self.queued_steps.len() as u32;
+        self.queued_steps.push(Step { slot, ..step });
+        if self.queued_steps.len() == self.chunk {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes and submits the queued steps: one compute pass, every pass of every step, then a
+    /// copy of their errors into a staging buffer for a later `read_errors`.
+    pub fn submit(&mut self) -> Result<(), GpuError> {
+        self.ctx.check_alive()?;
+        let n = self.queued_steps.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let queue = &self.ctx.queue;
+        queue.write_buffer(&self.batch, 0, bytemuck::cast_slice(&self.queued_batch));
+        for (s, step) in self.queued_steps.iter().enumerate() {
+            queue.write_buffer(
+                &self.steps,
+                s as u64 * UNIFORM_STRIDE,
+                bytemuck::bytes_of(step),
+            );
+        }
+        let error_bytes = 4 * (self.chunk * self.shape.batch) as u64;
+        let staging = self.spare.pop().unwrap_or_else(|| {
+            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("mlp_train errors readback"),
+                size: error_bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("mlp_train steps"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("mlp_train"),
+                timestamp_writes: None,
+            });
+            for s in 0..n {
+                for (i, planned) in self.passes.iter().enumerate() {
+                    let pipeline = &self
+                        .pipelines
+                        .iter()
+                        .find(|(k, _)| *k == planned.kernel)
+                        .expect("every kernel has a pipeline")
+                        .1;
+                    pass.set_pipeline(pipeline);
+                    pass.set_bind_group(
+                        0,
+                        &self.bind_group,
+                        &[
+                            (i as u64 * UNIFORM_STRIDE) as u32,
+                            (s as u64 * UNIFORM_STRIDE) as u32,
+                        ],
+                    );
+                    let [x, y, z] = planned.groups;
+                    pass.dispatch_workgroups(x, y, z);
+                }
+            }
+        }
+        let used = 4 * (n * self.shape.batch) as u64;
+        encoder.copy_buffer_to_buffer(&self.errors, 0, &staging, 0, used);
+        queue.submit([encoder.finish()]);
+        self.submitted.push((staging, n));
+        self.queued_batch.clear();
+        self.queued_steps.clear();
+        Ok(())
+    }
+
+    /// ‖y − ŷ‖² of every example of every step pushed since the last call, step after step
+    /// (one await per submitted chunk; nothing else waits on the GPU).
+    pub async fn read_errors(&mut self) -> Result<Vec<f32>, GpuError> {
+        self.submit()?;
+        let submitted = std::mem::take(&mut self.submitted);
+        let mut out = Vec::new();
+        for (staging, n) in submitted {
+            let values = readback::read_f32(&self.ctx, &staging).await?;
+            out.extend_from_slice(&values[..n * self.shape.batch]);
+            self.spare.push(staging);
+        }
+        Ok(out)
+    }
+
+    /// Weights, moments and EMA as they are after every submitted step.
+    pub async fn read_state(&mut self) -> Result<MlpState, GpuError> {
+        self.submit()?;
+        let bytes = 4 * self.layout.state_len() as u64;
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mlp_train state readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.copy(
+            &self.arena,
+            4 * self.layout.params as u64,
+            &staging,
+            0,
+            bytes,
+        );
+        let all = readback::read_f32(&self.ctx, &staging).await?;
+        let p = self.layout.n_params;
+        Ok(MlpState {
+            params: all[..p].to_vec(),
+            adam_m: all[p..2 * p].to_vec(),
+            adam_v: all[2 * p..3 * p].to_vec(),
+            ema: all[3 * p..4 * p].to_vec(),
+        })
+    }
+
+    /// Keeps the current state on the GPU as the one to return to after a divergence.
+    pub fn save_snapshot(&self) {
+        let bytes = 4 * self.layout.state_len() as u64;
+        self.copy(
+            &self.arena,
+            4 * self.layout.params as u64,
+            &self.snapshot,
+            0,
+            bytes,
+        );
+    }
+
+    /// Returns to the last snapshot, dropping every step pushed since.
+    pub fn restore_snapshot(&mut self) {
+        self.discard_pending();
+        let bytes = 4 * self.layout.state_len() as u64;
+        self.copy(
+            &self.snapshot,
+            0,
+            &self.arena,
+            4 * self.layout.params as u64,
+            bytes,
+        );
+    }
+
+    fn discard_pending(&mut self) {
+        self.queued_batch.clear();
+        self.queued_steps.clear();
+        let submitted = std::mem::take(&mut self.submitted);
+        self.spare.extend(submitted.into_iter().map(|(b, _)| b));
+    }
+
+    fn copy(&self, from: &wgpu::Buffer, at: u64, to: &wgpu::Buffer, to_at: u64, bytes: u64) {
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("mlp_train copy"),
+            });
+        encoder.copy_buffer_to_buffer(from, at, to, to_at, bytes);
+        self.ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// The whole arena (tests compare it with the CPU twin region by region).
+    #[doc(hidden)]
+    pub async fn read_arena(&mut self) -> Result<Vec<f32>, GpuError> {
+        self.submit()?;
+        let bytes = 4 * self.layout.len as u64;
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mlp_train arena readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.copy(&self.arena, 0, &staging, 0, bytes);
+        readback::read_f32(&self.ctx, &staging).await
+    }
+
+    pub fn layout(&self) -> &ArenaLayout {
+        &self.layout
+    }
+
+    pub fn passes(&self) -> &[Pass] {
+        &self.passes
+    }
+}
+
+/// Adam's and the EMA's per-step scalars, exactly as engine/optim.rs and engine/train.rs compute
+/// them: `t` is Adam's step count after this step's increment, `steps_before` the trainer's step
+/// count before it (the EMA warm-up's clock).
+pub fn step_scalars(t: u64, steps_before: u64, lr: f64, ema_decay: f64, clip: f64) -> Step {
+    let (beta1, beta2, epsilon) = (0.9f64, 0.999f64, 1e-8f64);
+    let ti = t as i32;
+    let correction = (1.0 - beta2.powi(ti)).sqrt();
+    let before = steps_before as f64;
+    let warm = (1.0 + before) / (10.0 + before);
+    Step {
+        slot: 0,
+        step_size: (lr * correction / (1.0 - beta1.powi(ti))) as f32,
+        eps_hat: (epsilon * correction) as f32,
+        ema_decay: ema_decay.min(warm) as f32,
+        beta1: beta1 as f32,
+        beta2: beta2 as f32,
+        clip: clip as f32,
+        _pad: 0,
+    }
+}
