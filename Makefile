@@ -16,7 +16,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 PORT ?= 8080
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: setup data site serve test lint unit wasm-test e2e bench clean-site
+.PHONY: setup data site serve test lint unit wasm-test js-test e2e bench clean-site
 
 setup:
 	@bash scripts/install.sh
@@ -43,10 +43,14 @@ unit: setup data
 wasm-test: setup
 	wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install -- --test web
 
+# The page's pure modules, in Node (no browser).
+js-test: setup
+	node --test tests/js/*.test.mjs
+
 e2e: site
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
-test: lint unit wasm-test e2e
+test: lint unit wasm-test js-test e2e
 
 bench: site
 	bash scripts/bench.sh

@@ -130,8 +130,24 @@ fn features(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // 64×64 output tile per workgroup, 4×4 per thread, K in slices of 16 through workgroup memory.
-var<workgroup> tile_a: array<f32, 1024>;
-var<workgroup> tile_b: array<f32, 1024>;
+// A thread owns rows 4·lid.y … 4·lid.y + 3 and columns 4·lid.x … 4·lid.x + 3. Tiles are stored
+// k-major as vec4s, so each step along K is two vector loads and sixteen multiply-adds, and are
+// filled in the order that makes neighbouring threads read neighbouring global addresses (k
+// fastest when the operand is contiguous along k, as A is in forward passes). The sixteen
+// accumulators are four vec4s, which every compiler keeps in registers.
+const TILE: u32 = 64u;
+const TILE_K: u32 = 16u;
+var<workgroup> tile_a: array<vec4<f32>, 256>;
+var<workgroup> tile_b: array<vec4<f32>, 256>;
+
+// The tile coordinates (along M or N, along K) of load r of thread li.
+fn tile_slot(li: u32, r: u32, k_fastest: bool) -> vec2<u32> {
+    let e = li + r * 256u;
+    if k_fastest {
+        return vec2(e / TILE_K, e % TILE_K);
+    }
+    return vec2(e % TILE, e / TILE);
+}
 
 @compute @workgroup_size(16, 16)
 fn matmul(
@@ -139,71 +155,80 @@ fn matmul(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let row0 = wg.y * 64u;
-    let col0 = wg.x * 64u;
-    var acc: array<f32, 16>;
-    for (var s = 0u; s < 16u; s++) {
-        acc[s] = 0.0;
-    }
-    for (var k0 = 0u; k0 < op.k; k0 += 16u) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    let a_k_fastest = op.a_cs == 1u;
+    let b_k_fastest = op.b_rs == 1u;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < op.k; k0 += TILE_K) {
         for (var r = 0u; r < 4u; r++) {
-            let e = li + r * 256u;
-            let t = e % 64u;
-            let kk = e / 64u;
-            let gk = k0 + kk;
+            let sa = tile_slot(li, r, a_k_fastest);
+            let ga = vec2(row0 + sa.x, k0 + sa.y);
             var a = 0.0;
-            if row0 + t < op.m && gk < op.k {
-                a = arena[op.a_off + (row0 + t) * op.a_rs + gk * op.a_cs];
+            if ga.x < op.m && ga.y < op.k {
+                a = arena[op.a_off + ga.x * op.a_rs + ga.y * op.a_cs];
             }
-            tile_a[kk * 64u + t] = a;
+            tile_a[sa.y * 16u + sa.x / 4u][sa.x % 4u] = a;
+            let sb = tile_slot(li, r, b_k_fastest);
+            let gb = vec2(col0 + sb.x, k0 + sb.y);
             var b = 0.0;
-            if col0 + t < op.n && gk < op.k {
-                b = arena[op.b_off + gk * op.b_rs + (col0 + t) * op.b_cs];
+            if gb.x < op.n && gb.y < op.k {
+                b = arena[op.b_off + gb.y * op.b_rs + gb.x * op.b_cs];
             }
-            tile_b[kk * 64u + t] = b;
+            tile_b[sb.y * 16u + sb.x / 4u][sb.x % 4u] = b;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < 16u; kk++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
-                a[r] = tile_a[kk * 64u + lid.y * 4u + r];
-                b[r] = tile_b[kk * 64u + lid.x * 4u + r];
-            }
-            for (var r = 0u; r < 4u; r++) {
-                for (var c = 0u; c < 4u; c++) {
-                    acc[r * 4u + c] += a[r] * b[c];
-                }
-            }
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            let a = tile_a[kk * 16u + lid.y];
+            let b = tile_b[kk * 16u + lid.x];
+            acc0 += a.x * b;
+            acc1 += a.y * b;
+            acc2 += a.z * b;
+            acc3 += a.w * b;
         }
         workgroupBarrier();
     }
-    for (var r = 0u; r < 4u; r++) {
-        let i = row0 + lid.y * 4u + r;
-        for (var c = 0u; c < 4u; c++) {
-            let j = col0 + lid.x * 4u + c;
-            if i < op.m && j < op.n {
-                let at = i * op.n + j;
-                let v = acc[r * 4u + c];
-                switch op.mode {
-                    case 0u: {
-                        let pre = v + arena[op.bias_off + j];
-                        arena[op.c_off + at] = pre;
-                        arena[op.aux_off + at] = pre * sigmoid(pre);
-                    }
-                    case 1u: {
-                        arena[op.c_off + at] = v + arena[op.bias_off + j];
-                    }
-                    case 3u: {
-                        let pre = arena[op.aux_off + at];
-                        let s = sigmoid(pre);
-                        arena[op.c_off + at] = v * s * (1.0 + pre * (1.0 - s));
-                    }
-                    default: {
-                        arena[op.c_off + at] = v;
-                    }
-                }
-            }
+    let i = row0 + 4u * lid.y;
+    let j = col0 + 4u * lid.x;
+    matmul_store_row(i, j, acc0);
+    matmul_store_row(i + 1u, j, acc1);
+    matmul_store_row(i + 2u, j, acc2);
+    matmul_store_row(i + 3u, j, acc3);
+}
+
+// A thread's four outputs of row i: columns j … j + 3.
+fn matmul_store_row(i: u32, j: u32, v: vec4<f32>) {
+    matmul_store(i, j, v.x);
+    matmul_store(i, j + 1u, v.y);
+    matmul_store(i, j + 2u, v.z);
+    matmul_store(i, j + 3u, v.w);
+}
+
+// Output (i, j) of the product through the epilogue op.mode names (see struct Op).
+fn matmul_store(i: u32, j: u32, v: f32) {
+    if i >= op.m || j >= op.n {
+        return;
+    }
+    let at = i * op.n + j;
+    switch op.mode {
+        case 0u: {
+            let pre = v + arena[op.bias_off + j];
+            arena[op.c_off + at] = pre;
+            arena[op.aux_off + at] = pre * sigmoid(pre);
+        }
+        case 1u: {
+            arena[op.c_off + at] = v + arena[op.bias_off + j];
+        }
+        case 3u: {
+            let pre = arena[op.aux_off + at];
+            let s = sigmoid(pre);
+            arena[op.c_off + at] = v * s * (1.0 + pre * (1.0 - s));
+        }
+        default: {
+            arena[op.c_off + at] = v;
         }
     }
 }

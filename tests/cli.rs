@@ -552,6 +552,12 @@ fn bench_times_the_vdm_colab_network_and_names_the_machine() {
         report["machine"].as_str().unwrap().contains("cores"),
         "{report}"
     );
+    // The host's share of a step is part of it (on the CPU backend, all of it).
+    let host_ms = report["host_ms_per_step"].as_f64().unwrap();
+    assert!(
+        host_ms > 0.0 && host_ms <= 1e3 / rate * (1.0 + 1e-9),
+        "{report}"
+    );
     // The same timing on the fused WGSL step, which names the adapter its kernels ran on.
     let fused = json(&[
         "bench",

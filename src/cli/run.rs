@@ -352,6 +352,10 @@ pub struct BenchReport {
     pub steps_per_s: f64,
     /// Seconds a 20 000-step run would take at this rate (the VDM colab's length).
     pub projected_20k_s: f64,
+    /// Of each step's 1/steps_per_s, the host's share: drawing the batch, the theory core's
+    /// λ, z and targets, and encoding and submitting the GPU work. Close to the whole means the
+    /// host, not the device, sets the pace.
+    pub host_ms_per_step: f64,
     pub machine: String,
 }
 
@@ -370,6 +374,9 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
 }
 
+/// Steps between the benchmark's readbacks.
+const BENCH_COLLECT_EVERY: u64 = 1024;
+
 pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     if args.steps == 0 {
         return Err(CliError::input(
@@ -383,8 +390,16 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     pollster::block_on(trainer.collect())?;
     let first_step_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    for _ in 0..args.steps {
+    let mut host_s = 0.0;
+    for i in 1..=args.steps {
+        let host = Instant::now();
         trainer.step()?;
+        host_s += host.elapsed().as_secs_f64();
+        // Losses are read back now and then, as a run does, so pending batches stay few;
+        // rarely enough that the device's short idle after each readback is not measurable.
+        if i % BENCH_COLLECT_EVERY == 0 {
+            pollster::block_on(trainer.collect())?;
+        }
     }
     // One readback at the end waits for the queued work: the rate includes all of it.
     pollster::block_on(trainer.collect())?;
@@ -400,6 +415,7 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
         steps: args.steps,
         steps_per_s,
         projected_20k_s: 20_000.0 / steps_per_s,
+        host_ms_per_step: 1e3 * host_s / args.steps as f64,
         machine: machine(),
     })
 }

@@ -57,6 +57,16 @@ pub struct PreparedBatch {
     pub w: Vec<f64>,
 }
 
+impl PreparedBatch {
+    /// Drops the network's inputs and targets once the device has its copy: what a pending step
+    /// keeps until its losses are read back (coef, λ, factors, w) is under half the batch.
+    pub fn release_inputs(&mut self) {
+        self.z = Vec::new();
+        self.lambda = Vec::new();
+        self.target = Vec::new();
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Objective {
     pub weighting: Weighting,

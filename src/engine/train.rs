@@ -224,7 +224,7 @@ impl Trainer {
         let x: Vec<[f64; 2]> = (0..batch_size)
             .map(|_| self.train[self.rng.random_range(0..self.train.len())])
             .collect();
-        let host = self.objective.prepare(&x, &mut self.rng);
+        let mut host = self.objective.prepare(&x, &mut self.rng);
         if let Some(mlp) = self.fused.as_mut() {
             let t = self.adam.t + 1;
             let scalars = step_scalars(
@@ -245,6 +245,7 @@ impl Trainer {
             self.adam.t = t;
             self.step += 1;
             self.host_stale = true;
+            host.release_inputs();
             self.pending.push(Pending {
                 step: self.step,
                 host,
@@ -260,6 +261,7 @@ impl Trainer {
         let lambda = upload(&host.lambda, 1);
         let target = upload(&host.target, 2);
         let coef = upload(&host.coef, 1);
+        host.release_inputs();
         let prediction = self.model.forward(z, lambda);
         let err = (prediction - target).square().sum_dim(1);
         // Eq. 7: the batch mean of ½ w/p · factor · ‖y − ŷ‖².

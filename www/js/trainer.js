@@ -1,6 +1,7 @@
 // The trainer view: a scheduler, not a loop. It runs a few steps, yields to the browser, and
 // reads back (async) only at display rate; every setting lives in the URL.
 import { lineChart } from './charts.js';
+import { StepPacer } from './pacing.js';
 
 const WEIGHTING_PARAM = { sigmoid: 'k', p2: 'gamma', 'min-snr': 'gamma' };
 const COLLECT_MS = 250;
@@ -281,7 +282,7 @@ export function initTrainer(wasm, state) {
       if (!(await ensureHandle())) return;
       setRunning(true);
       const target = Math.min(readForm().steps, handle.stepCount() + maxSteps);
-      let perFrame = 1;
+      const pacer = new StepPacer();
       let [lastCollect, lastSample, lastEval] = [0, 0, 0];
       // Views refresh at least every SAMPLE_MS / EVAL_MS, but never spend more than a quarter
       // of the time: on a slow GPU a sampling pass can cost seconds.
@@ -305,13 +306,14 @@ export function initTrainer(wasm, state) {
       };
       while (running && gen === generation && handle.stepCount() < target) {
         const before = performance.now();
-        handle.step(Math.min(perFrame, target - handle.stepCount()));
+        handle.step(Math.min(pacer.perFrame, target - handle.stepCount()));
         await nextFrame();
         const now = performance.now();
-        // Aim for ~30 ms of work per frame so the page stays responsive.
-        perFrame = now - before < 30 ? Math.min(perFrame * 2, 64) : Math.max(1, perFrame >> 1);
+        pacer.frameDone(now - before);
         if (now - lastCollect > COLLECT_MS || !firstStepTimed) {
-          await collect();
+          const waited = await timed(collect);
+          // The first readback also waits for the kernels' compilation: not a backlog.
+          if (firstStepTimed) pacer.readbackDone(waited);
           if (!firstStepTimed) {
             // The first step compiles the GPU kernels: report it apart from the steady rate.
             firstStepTimed = true;
