@@ -2,8 +2,9 @@
 # On a GPU machine, from a checkout with .device/ and .gl/ made by scripts/device-pack.sh:
 # the VDM 2D colab configuration (2 × 512, batch 1024) timed on the fused WGSL step, on burn's
 # wgpu backend and on the CPU, the real 20 000-step run through `elbo-lab train`, and the PyTorch
-# reference (scripts/torch_reference.py) on the same GPU. One JSON file per measurement in
-# $OUT (else bench-results/), each naming the adapter; a failed one leaves its error's tail.
+# reference (scripts/torch_reference.py, eager and as one CUDA graph) on the same GPU. One JSON
+# file per measurement in $OUT (else bench-results/), each naming the adapter; a failed one
+# leaves its error's tail.
 # Step counts can be lowered through FUSED_STEPS, TRAIN_STEPS, WGPU_STEPS, CPU_STEPS, TORCH_STEPS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +34,11 @@ measure() {
     tail -20 /tmp/"$name".err | tee "$out/$name.error.txt"
   fi
 }
-# Worst case, every limit reached: 590 s, inside one device call's 600.
+# Worst case, every limit reached: 590 s, inside one device call's 600 (the machine's own limit).
 colab=(--preset vdm-colab)
 measure fused 150 "$bin" bench "${colab[@]}" --backend fused --steps "${FUSED_STEPS:-20000}"
 measure train-fused 200 "$bin" train "${colab[@]}" --dataset moons --backend fused --steps "${TRAIN_STEPS:-20000}" --out /tmp/elbo-lab-run
 measure wgpu 120 "$bin" bench "${colab[@]}" --backend wgpu --steps "${WGPU_STEPS:-300}"
-measure cpu 60 "$bin" bench "${colab[@]}" --backend cpu --steps "${CPU_STEPS:-20}"
-measure torch 60 python3 scripts/torch_reference.py --steps "${TORCH_STEPS:-5000}"
+measure cpu 40 "$bin" bench "${colab[@]}" --backend cpu --steps "${CPU_STEPS:-20}"
+measure torch 40 python3 scripts/torch_reference.py --steps "${TORCH_STEPS:-5000}"
+measure torch-graph 40 python3 scripts/torch_reference.py --mode graph --steps "${TORCH_STEPS:-5000}"

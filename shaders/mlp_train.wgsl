@@ -1,7 +1,8 @@
 // One training step of the denoiser MLP (engine/model.rs) as a handful of compute passes, so that
 // many steps go to the GPU in one submission with nothing read back between them.
 //
-// Every tensor lives in one storage buffer, `arena`, at offsets the host computes (gpu/mlp/layout.rs):
+// Every tensor lives in one storage buffer, `arena`, at offsets the host computes
+// (gpu/mlp_train/layout.rs):
 //   params | adam m | adam v | ema | grads | constants | work (features, activations, gradients)
 // Weights are stored as burn's Linear stores them, [in, out] row-major with y = x·W + b, layer after
 // layer (input, hidden…, output), weight then bias, so the host copies them to and from burn as is.
@@ -56,6 +57,9 @@ struct Op {
     grads_off: u32,
     partial_off: u32,
     lambda_scale: f32,
+    // 1: A's row m − 1 is all ones (not in memory), so C's last row is B's column sums: the
+    // weight gradient's pass also writes the bias gradient, which follows it in the arena.
+    a_ones_row: u32,
 }
 
 struct Step {
@@ -169,7 +173,11 @@ fn matmul(
             let ga = vec2(row0 + sa.x, k0 + sa.y);
             var a = 0.0;
             if ga.x < op.m && ga.y < op.k {
-                a = arena[op.a_off + ga.x * op.a_rs + ga.y * op.a_cs];
+                if op.a_ones_row == 1u && ga.x == op.m - 1u {
+                    a = 1.0;
+                } else {
+                    a = arena[op.a_off + ga.x * op.a_rs + ga.y * op.a_cs];
+                }
             }
             tile_a[sa.y * 16u + sa.x / 4u][sa.x % 4u] = a;
             let sb = tile_slot(li, r, b_k_fastest);
@@ -252,20 +260,6 @@ fn loss_gradient(@builtin(global_invocation_id) gid: vec3<u32>) {
         arena[op.c_off + i * d + j] = 2.0 * coef * diff / f32(op.batch);
     }
     errors[step.slot * op.batch + i] = err;
-}
-
-// Bias gradient: column sums of the m×n matrix at a_off, written at c_off.
-@compute @workgroup_size(64)
-fn column_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let j = gid.x;
-    if j >= op.n {
-        return;
-    }
-    var total = 0.0;
-    for (var i = 0u; i < op.m; i++) {
-        total += arena[op.a_off + i * op.n + j];
-    }
-    arena[op.c_off + j] = total;
 }
 
 var<workgroup> partial: array<f32, 256>;

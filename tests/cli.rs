@@ -558,6 +558,8 @@ fn bench_times_the_vdm_colab_network_and_names_the_machine() {
         host_ms > 0.0 && host_ms <= 1e3 / rate * (1.0 + 1e-9),
         "{report}"
     );
+    let prepare_ms = report["prepare_ms_per_step"].as_f64().unwrap();
+    assert!(prepare_ms > 0.0 && prepare_ms.is_finite(), "{report}");
     // The same timing on the fused WGSL step, which names the adapter its kernels ran on.
     let fused = json(&[
         "bench",

@@ -356,6 +356,8 @@ pub struct BenchReport {
     /// λ, z and targets, and encoding and submitting the GPU work. Close to the whole means the
     /// host, not the device, sets the pace.
     pub host_ms_per_step: f64,
+    /// Of the host's share, drawing and preparing the batch alone (timed apart, after the run).
+    pub prepare_ms_per_step: f64,
     pub machine: String,
 }
 
@@ -376,6 +378,8 @@ fn machine() -> String {
 
 /// Steps between the benchmark's readbacks.
 const BENCH_COLLECT_EVERY: u64 = 1024;
+/// Batches the benchmark prepares, untrained, to time the host's preparation apart.
+const BENCH_PREPARE_STEPS: u64 = 256;
 
 pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     if args.steps == 0 {
@@ -405,6 +409,12 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
     pollster::block_on(trainer.collect())?;
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
     let steps_per_s = args.steps as f64 / seconds;
+    let prepared = args.steps.min(BENCH_PREPARE_STEPS);
+    let start = Instant::now();
+    for _ in 0..prepared {
+        std::hint::black_box(trainer.prepare_batch());
+    }
+    let prepare_s = start.elapsed().as_secs_f64();
     json(&BenchReport {
         preset: args.preset,
         backend,
@@ -416,6 +426,7 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
         steps_per_s,
         projected_20k_s: 20_000.0 / steps_per_s,
         host_ms_per_step: 1e3 * host_s / args.steps as f64,
+        prepare_ms_per_step: 1e3 * prepare_s / prepared as f64,
         machine: machine(),
     })
 }

@@ -218,13 +218,19 @@ impl Trainer {
         &self.ema
     }
 
+    /// The next step's batch, drawn from the training data and prepared on the host (λ, z, the
+    /// target and its weight, from the theory core). `step` trains on it; the benchmark times it.
+    pub fn prepare_batch(&mut self) -> PreparedBatch {
+        let x: Vec<[f64; 2]> = (0..self.config.batch)
+            .map(|_| self.train[self.rng.random_range(0..self.train.len())])
+            .collect();
+        self.objective.prepare(&x, &mut self.rng)
+    }
+
     /// One optimisation step. Nothing is read back from the device.
     pub fn step(&mut self) -> Result<(), EngineError> {
         let batch_size = self.config.batch;
-        let x: Vec<[f64; 2]> = (0..batch_size)
-            .map(|_| self.train[self.rng.random_range(0..self.train.len())])
-            .collect();
-        let mut host = self.objective.prepare(&x, &mut self.rng);
+        let mut host = self.prepare_batch();
         if let Some(mlp) = self.fused.as_mut() {
             let t = self.adam.t + 1;
             let scalars = step_scalars(

@@ -174,8 +174,12 @@ pub struct Op {
     pub grads_off: u32,
     pub partial_off: u32,
     pub lambda_scale: f32,
+    /// 1: the matmul's A has one more row than its strides describe, all ones (row m − 1), so
+    /// the product's last row is B's column sums: a weight gradient and its bias gradient in
+    /// one pass, since each bias follows its weight in the arena.
+    pub a_ones_row: u32,
     /// Pads to a multiple of 16 bytes, as a uniform struct is laid out.
-    pub _pad: [u32; 6],
+    pub _pad: [u32; 5],
 }
 
 /// The matmul epilogues (`op.mode`).
@@ -204,18 +208,16 @@ pub enum Kernel {
     Features,
     Matmul,
     LossGradient,
-    ColumnSum,
     SquaredNormPartial,
     SquaredNormTotal,
     AdamEma,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 7] = [
+    pub const ALL: [Kernel; 6] = [
         Kernel::Features,
         Kernel::Matmul,
         Kernel::LossGradient,
-        Kernel::ColumnSum,
         Kernel::SquaredNormPartial,
         Kernel::SquaredNormTotal,
         Kernel::AdamEma,
@@ -226,7 +228,6 @@ impl Kernel {
             Kernel::Features => "features",
             Kernel::Matmul => "matmul",
             Kernel::LossGradient => "loss_gradient",
-            Kernel::ColumnSum => "column_sum",
             Kernel::SquaredNormPartial => "squared_norm_partial",
             Kernel::SquaredNormTotal => "squared_norm_total",
             Kernel::AdamEma => "adam_ema",
@@ -252,7 +253,7 @@ fn groups_1d(threads: usize, per_group: usize) -> [u32; 3] {
 }
 
 /// The passes of one training step, in order: features, forward, loss gradient, backward (weight
-/// gradient, bias gradient, gradient into the layer below), ‖g‖², Adam + EMA.
+/// and bias gradient, gradient into the layer below), ‖g‖², Adam + EMA.
 pub fn step_passes(shape: &MlpShape, layout: &ArenaLayout) -> Vec<Pass> {
     let u = |v: usize| v as u32;
     let base = Op {
@@ -339,9 +340,10 @@ pub fn step_passes(shape: &MlpShape, layout: &ArenaLayout) -> Vec<Pass> {
     });
     for l in (0..layers.len()).rev() {
         let (inputs, outputs) = layers[l];
-        // dW = inputᵀ·G: A[i, k] = input[k, i].
+        // [dW; db] = [input, 1]ᵀ·G: A[i, k] = input[k, i], and a last row of ones gives
+        // the bias gradient (G's column sums) right after the weight's.
         passes.push(matmul(
-            inputs,
+            inputs + 1,
             outputs,
             b,
             Op {
@@ -349,6 +351,7 @@ pub fn step_passes(shape: &MlpShape, layout: &ArenaLayout) -> Vec<Pass> {
                 a_off: u(input_of(l)),
                 a_rs: 1,
                 a_cs: u(inputs),
+                a_ones_row: 1,
                 b_off: u(grad_of(l)),
                 b_rs: u(outputs),
                 b_cs: 1,
@@ -356,17 +359,6 @@ pub fn step_passes(shape: &MlpShape, layout: &ArenaLayout) -> Vec<Pass> {
                 ..base
             },
         ));
-        passes.push(Pass {
-            kernel: Kernel::ColumnSum,
-            op: Op {
-                m: u(b),
-                n: u(outputs),
-                a_off: u(grad_of(l)),
-                c_off: u(layout.grads + layout.bias[l]),
-                ..base
-            },
-            groups: groups_1d(outputs, 64),
-        });
         if l > 0 {
             // G below = (G·Wᵀ) ⊙ silu'(pre): B[k, j] = W[j, k].
             passes.push(matmul(
@@ -420,7 +412,7 @@ mod tests {
 
     #[test]
     fn the_op_struct_has_the_uniform_layout_of_the_shader() {
-        // 26 four-byte fields (104 bytes; WGSL rounds the uniform to 112), padded to 128 on the host.
+        // 27 four-byte fields (108 bytes; WGSL rounds the uniform to 112), padded to 128 on the host.
         assert_eq!(std::mem::size_of::<Op>(), 128);
         assert_eq!(std::mem::size_of::<Step>(), 32);
     }
@@ -445,9 +437,21 @@ mod tests {
         assert_eq!(*layout.bias.last().unwrap() + 2, layout.n_params);
         assert_eq!(layout.len, layout.partial + NORM_GROUPS + 1);
         let passes = step_passes(&shape, &layout);
-        // 1 features + 4 forward + loss + 4 dW + 4 db + 3 down + 2 norm + Adam.
-        assert_eq!(passes.len(), 1 + 4 + 1 + 4 + 4 + 3 + 2 + 1);
+        // 1 features + 4 forward + loss + 4 [dW; db] + 3 down + 2 norm + Adam.
+        assert_eq!(passes.len(), 1 + 4 + 1 + 4 + 3 + 2 + 1);
         for p in &passes {
+            if p.op.a_ones_row == 1 {
+                // The gradient's last row lands exactly on the bias.
+                let l = layout
+                    .weight
+                    .iter()
+                    .position(|&w| layout.grads + w == p.op.c_off as usize);
+                let l = l.expect("a weight gradient");
+                assert_eq!(
+                    layout.weight[l] + (p.op.m as usize - 1) * p.op.n as usize,
+                    layout.bias[l]
+                );
+            }
             if p.kernel == Kernel::Matmul && p.op.mode == MODE_SILU_GRAD {
                 assert_ne!(
                     p.op.a_off, p.op.c_off,

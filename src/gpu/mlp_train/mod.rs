@@ -3,7 +3,7 @@
 //! submission, with nothing read back until the caller asks (at display rate).
 //!
 //! Why: burn launches ~100 kernels per step of this MLP and spends a minute compiling and tuning
-//! them; here one step is ~20 dispatches of 7 pipelines compiled once, and the host only uploads
+//! them; here one step is 13 dispatches (2 × 512) of 6 pipelines compiled once, and the host uploads
 //! each step's batch (prepared by the theory core, as for burn) and reads the per-example errors.
 //! The CPU twin of every pass is in `reference.rs`; `layout.rs` is the plan both execute.
 

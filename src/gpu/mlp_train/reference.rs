@@ -31,13 +31,6 @@ pub fn run_pass(pass: &Pass, step: &Step, arena: &mut [f64], batch: &[f64], erro
                 &mut errors[idx(step.slot) * b..][..b],
             )
         }
-        Kernel::ColumnSum => {
-            for j in 0..idx(op.n) {
-                arena[idx(op.c_off) + j] = (0..idx(op.m))
-                    .map(|i| arena[idx(op.a_off) + i * idx(op.n) + j])
-                    .sum();
-            }
-        }
         // The twin sums in one pass; the GPU's two-stage tree sum differs only by rounding.
         Kernel::SquaredNormPartial => {
             let g = &arena[idx(op.grads_off)..][..idx(op.n_params)];
@@ -83,10 +76,11 @@ fn matmul(op: &Op, arena: &mut [f64]) {
     let (m, n, k) = (idx(op.m), idx(op.n), idx(op.k));
     let a = |i: usize, kk: usize| idx(op.a_off) + i * idx(op.a_rs) + kk * idx(op.a_cs);
     let b = |kk: usize, j: usize| idx(op.b_off) + kk * idx(op.b_rs) + j * idx(op.b_cs);
+    let is_ones_row = |i: usize| op.a_ones_row == 1 && i + 1 == m;
     let mut out = vec![0.0; m * n];
     for i in 0..m {
         for kk in 0..k {
-            let aik = arena[a(i, kk)];
+            let aik = if is_ones_row(i) { 1.0 } else { arena[a(i, kk)] };
             for j in 0..n {
                 out[i * n + j] += aik * arena[b(kk, j)];
             }
