@@ -31,6 +31,7 @@ measure() {
     cat "$out/$name.json"
   else
     echo "$name failed (exit $?):"
+    rm -f "$out/$name.json"
     tail -20 /tmp/"$name".err | tee "$out/$name.error.txt"
   fi
 }
