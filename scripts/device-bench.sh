@@ -10,7 +10,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-bench-results}"
 mkdir -p "$out"
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+# grep reads all of ldconfig's output (no -q): an early exit would fail the pipe under pipefail.
+if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
   for deb in .gl/*.deb; do dpkg -x "$deb" /; done
   ldconfig
 fi
