@@ -2,8 +2,9 @@
 //! (lavapipe in CI) against its CPU twin (`gpu::mlp_train::reference`), region by region.
 #![cfg(not(target_arch = "wasm32"))]
 
+use elbo_lab::engine::optim::StepScalars;
 use elbo_lab::gpu::mlp_train::layout::{ArenaLayout, MlpShape, Step};
-use elbo_lab::gpu::mlp_train::{reference, step_scalars, FusedMlp, MlpState, StepBatch};
+use elbo_lab::gpu::mlp_train::{reference, FusedMlp, StepBatch};
 use elbo_lab::gpu::GpuContext;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -30,14 +31,16 @@ fn normal(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-fn initial_state(rng: &mut StdRng, n: usize) -> MlpState {
+/// The fused step's scalars for step `t` (1-based) after `before` steps, as the trainer makes them.
+fn step_scalars(t: u64, before: u64, lr: f64, ema_decay: f64, clip: f64) -> Step {
+    StepScalars::new(t, before, lr, ema_decay, clip).fused()
+}
+
+/// A training state's values, `[weights | adam_m | adam_v | ema]`: random weights, zero
+/// moments, the EMA equal to the weights.
+fn initial_state(rng: &mut StdRng, n: usize) -> Vec<f32> {
     let params = normal(rng, n, 0.3);
-    MlpState {
-        ema: params.clone(),
-        params,
-        adam_m: vec![0.0; n],
-        adam_v: vec![0.0; n],
-    }
+    [params.clone(), vec![0.0; 2 * n], params].concat()
 }
 
 /// z, λ ∈ [−12, 12], target and coefficients of one batch, in the slot layout.
@@ -77,17 +80,15 @@ impl Batch {
     }
 }
 
-fn twin_arena(layout: &ArenaLayout, state: &MlpState) -> Vec<f64> {
+fn twin_arena(layout: &ArenaLayout, state: &[f32]) -> Vec<f64> {
     let mut arena = vec![0.0; layout.len];
-    for (values, at) in [
-        (&state.params, layout.params),
-        (&state.adam_m, layout.adam_m),
-        (&state.adam_v, layout.adam_v),
-        (&state.ema, layout.ema),
-    ] {
-        for (i, v) in values.iter().enumerate() {
-            arena[at + i] = f64::from(*v);
-        }
+    // The arena keeps the four copies contiguous, in the state's order.
+    assert_eq!(
+        [layout.adam_m, layout.adam_v, layout.ema],
+        [1, 2, 3].map(|k| layout.params + k * layout.n_params)
+    );
+    for (i, v) in state.iter().enumerate() {
+        arena[layout.params + i] = f64::from(*v);
     }
     let freqs = elbo_lab::gpu::mlp_train::layout::lambda_frequencies(SHAPE.lambda_frequencies);
     for (i, f) in freqs.iter().enumerate() {
@@ -220,8 +221,7 @@ fn chunks_of_steps_keep_each_steps_batch_and_errors_apart() {
         );
     }
     let state_gpu = pollster::block_on(mlp.read_state()).unwrap();
-    let worst = state_gpu
-        .ema
+    let worst = state_gpu[3 * layout.n_params..]
         .iter()
         .enumerate()
         .map(|(i, v)| (f64::from(*v) - twin[layout.ema + i]).abs())
@@ -242,18 +242,12 @@ fn a_snapshot_restores_the_state_and_drops_the_steps_after_it() {
             .unwrap();
     }
     let moved = pollster::block_on(mlp.read_state()).unwrap();
-    assert_ne!(
-        moved.params, state.params,
-        "three steps must move the weights"
-    );
+    let n = mlp.layout().n_params;
+    assert_ne!(moved[..n], state[..n], "three steps must move the weights");
     mlp.restore_snapshot();
     assert!(pollster::block_on(mlp.read_errors()).unwrap().is_empty());
     assert_eq!(pollster::block_on(mlp.read_state()).unwrap(), state);
-    let wrong = MlpState {
-        params: vec![0.0; 3],
-        ..state
-    };
-    assert!(mlp.upload_state(&wrong).is_err());
+    assert!(mlp.upload_state(&state[3..]).is_err());
 }
 
 mod trainer {
@@ -338,7 +332,7 @@ mod trainer {
         // Weights, EMA and Adam state went up to the GPU and come back bit for bit.
         let again = pollster::block_on(elbo_lab::engine::checkpoint::save(&mut restored)).unwrap();
         assert_eq!(again, bytes);
-        // …and training goes on from there (with fresh batches: a checkpoint keeps no RNG state).
+        // …and training goes on from there.
         restored.train_blocking(5, 5).unwrap();
         let last = restored.history.last().unwrap();
         assert!(last.step == 30 && last.loss.is_finite(), "{last:?}");

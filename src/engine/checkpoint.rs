@@ -1,23 +1,27 @@
-//! Checkpoints as bytes: configuration, step, standardisation, weights, EMA weights and Adam's
-//! moments, with a checksum, so a run saved in the page loads in the CLI and vice versa.
+//! Checkpoints as bytes: the configuration, the data standardisation and the whole training
+//! state (engine/state.rs), with a checksum, so a run saved in the page loads in the CLI and
+//! vice versa, and continues exactly where it stopped.
 //!
-//! Layout: b"ELBOLAB1", u32 header length, JSON header, f32 little-endian payload, u32 CRC-32 of
-//! everything before it. The payload lists, in the network's parameter order: weights, EMA
-//! weights, Adam m, Adam v. Reading is asynchronous (one transfer), as the browser requires.
+//! Format 2: b"ELBOLAB2", u32 header length, JSON header, the state's values as f32
+//! little-endian in its one layout `[weights | adam_m | adam_v | ema]` (each the parameters in the
+//! network's visiting order), and a u32 CRC-32 of everything before it. The CRC detects
+//! accidents (a truncated download, a flipped bit), not tampering.
+//!
+//! Format 1 (b"ELBOLAB1") is still read: its payload was weights, EMA, then Adam's m and v
+//! interleaved per parameter, and it did not record the noise stream's position (a run resumed
+//! from it continues with the stream from its start, as that version did).
 
-use std::collections::HashMap;
-
-use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
-use super::optim::Moments;
+use super::fused;
+use super::state::{TrainState, COPIES};
 use super::train::Trainer;
 use super::EngineError;
 use crate::data::Standardizer;
 
-const MAGIC: &[u8; 8] = b"ELBOLAB1";
+const MAGIC_V1: &[u8; 8] = b"ELBOLAB1";
+const MAGIC: &[u8; 8] = b"ELBOLAB2";
 /// Checkpoints larger than this are refused before allocating (a 4096-wide, 16-deep net is ~1 GB).
 const MAX_BYTES: usize = 1 << 30;
 
@@ -26,65 +30,41 @@ struct Header {
     config: TrainConfig,
     step: u64,
     adam_t: u64,
+    /// The ChaCha stream's word position, as a decimal string (a u128 does not fit a JSON number
+    /// that every reader parses exactly).
+    rng_word_pos: String,
+    standardizer: Standardizer,
+    shapes: Vec<Vec<usize>>,
+}
+
+#[derive(Deserialize)]
+struct HeaderV1 {
+    config: TrainConfig,
+    step: u64,
+    adam_t: u64,
     standardizer_mean: [f64; 2],
     standardizer_std: [f64; 2],
     shapes: Vec<Vec<usize>>,
 }
 
-/// Parameters in visiting order (stable for a given network shape), flattened.
-pub(crate) struct Ordered(Vec<(ParamId, Vec<usize>, Tensor<1>)>);
-
-impl ModuleVisitor for Ordered {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val().without_autodiff();
-        let shape = value.dims().to_vec();
-        let n: usize = shape.iter().product();
-        self.0.push((param.id, shape, value.reshape([n])));
-    }
-}
-
-pub(crate) fn ordered(module: &impl Module) -> Vec<(ParamId, Vec<usize>, Tensor<1>)> {
-    let mut visitor = Ordered(Vec::new());
-    module.visit(&mut visitor);
-    visitor.0
-}
-
-/// Serialises the trainer (reads its tensors back asynchronously, once; first from the fused
-/// step, when training runs there).
+/// Serialises the trainer (reads its state back asynchronously, once, from whichever step
+/// engine holds it).
 pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
-    trainer.sync_host().await?;
-    let live = ordered(&trainer.model);
-    let ema = ordered(&trainer.ema);
-    let mut tensors: Vec<Tensor<1>> = Vec::new();
-    tensors.extend(live.iter().map(|(_, _, t)| t.clone()));
-    tensors.extend(ema.iter().map(|(_, _, t)| t.clone()));
-    for (id, _, t) in &live {
-        match trainer.adam.moments.get(id) {
-            Some(Moments { m, v }) => {
-                tensors.push(m.clone());
-                tensors.push(v.clone());
-            }
-            None => {
-                tensors.push(t.zeros_like());
-                tensors.push(t.zeros_like());
-            }
-        }
-    }
-    let values = super::read_f32(Tensor::cat(tensors, 0)).await?;
+    let state = trainer.state().await?;
     let header = Header {
         config: trainer.config.clone(),
-        step: trainer.step,
-        adam_t: trainer.adam.t,
-        standardizer_mean: trainer.standardizer.mean,
-        standardizer_std: trainer.standardizer.std,
-        shapes: live.iter().map(|(_, s, _)| s.clone()).collect(),
+        step: state.step,
+        adam_t: state.adam_t,
+        rng_word_pos: state.rng_word_pos.to_string(),
+        standardizer: trainer.standardizer,
+        shapes: state.shapes,
     };
-    let header = serde_json::to_vec(&header).map_err(|e| EngineError::Checkpoint(e.to_string()))?;
-    let mut bytes = Vec::with_capacity(16 + header.len() + 4 * values.len());
+    let header = serde_json::to_vec(&header).map_err(|e| reject(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(16 + header.len() + 4 * state.values.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&header);
-    for v in values {
+    for v in state.values {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     let crc = crc32fast::hash(&bytes);
@@ -92,46 +72,44 @@ pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
     Ok(bytes)
 }
 
-/// Replaces parameter values in visiting order.
-pub(crate) struct Load {
-    pub values: std::vec::IntoIter<Vec<f32>>,
-    pub device: Device,
-    pub autodiff: bool,
-}
-
-impl ModuleMapper for Load {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let Some(values) = self.values.next() else {
-            return param;
-        };
-        let (device, autodiff) = (self.device.clone(), self.autodiff);
-        param.map(|old| {
-            let loaded = Tensor::<D>::from_data(TensorData::new(values, old.dims()), &device);
-            if autodiff {
-                Tensor::from_inner(loaded).require_grad()
-            } else {
-                loaded
-            }
-        })
-    }
-}
-
 fn reject(message: impl Into<String>) -> EngineError {
     EngineError::Checkpoint(message.into())
 }
 
-/// The configuration stored in a checkpoint (checks magic, size and checksum first).
-pub fn read_config(bytes: &[u8]) -> Result<TrainConfig, EngineError> {
-    Ok(parse(bytes)?.0.config)
+/// A checkpoint of a later format than this build reads, named by its magic.
+fn newer_format(magic: &[u8]) -> EngineError {
+    reject(format!(
+        "checkpoint format `{}` is newer than this version of ELBO Lab reads (formats 1 and 2)",
+        String::from_utf8_lossy(magic)
+    ))
 }
 
-fn parse(bytes: &[u8]) -> Result<(Header, &[u8]), EngineError> {
+/// A checkpoint taken apart and checked, before anything is built from it.
+struct Parsed {
+    config: TrainConfig,
+    standardizer: Standardizer,
+    state: TrainState,
+}
+
+/// The configuration stored in a checkpoint (checks magic, size and checksum first).
+pub fn read_config(bytes: &[u8]) -> Result<TrainConfig, EngineError> {
+    Ok(parse(bytes)?.config)
+}
+
+/// Magic, checksum and the header's bytes; the payload after them.
+fn frame(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), EngineError> {
     if bytes.len() > MAX_BYTES {
         return Err(reject("the file is larger than any ELBO Lab checkpoint"));
     }
-    if bytes.len() < MAGIC.len() + 8 || &bytes[..8] != MAGIC {
-        return Err(reject("not an ELBO Lab checkpoint (wrong magic bytes)"));
+    if bytes.len() < MAGIC.len() + 8 {
+        return Err(reject("not an ELBO Lab checkpoint (too short)"));
     }
+    let version = match &bytes[..8] {
+        m if m == MAGIC => 2,
+        m if m == MAGIC_V1 => 1,
+        m if m.starts_with(b"ELBOLAB") => return Err(newer_format(m)),
+        _ => return Err(reject("not an ELBO Lab checkpoint (wrong magic bytes)")),
+    };
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     let stored = u32::from_le_bytes(crc.try_into().map_err(|_| reject("truncated"))?);
     if crc32fast::hash(body) != stored {
@@ -145,84 +123,114 @@ fn parse(bytes: &[u8]) -> Result<(Header, &[u8]), EngineError> {
         .checked_add(header_len)
         .filter(|end| *end <= body.len())
         .ok_or_else(|| reject("header length out of range"))?;
-    let header: Header = serde_json::from_slice(&body[12..header_end])
-        .map_err(|e| reject(format!("unreadable header: {e}")))?;
-    Ok((header, &body[header_end..]))
+    Ok((version, &body[12..header_end], &body[header_end..]))
 }
 
-/// Rebuilds a trainer from checkpoint bytes on `device`: same data, weights, EMA, optimizer
-/// state and step. A mismatched or corrupted file is refused with a message.
-pub fn load(bytes: &[u8], device: &Device) -> Result<Trainer, EngineError> {
-    let (header, payload) = parse(bytes)?;
-    if payload.len() % 4 != 0 {
+fn floats(payload: &[u8]) -> Result<Vec<f32>, EngineError> {
+    if !payload.len().is_multiple_of(4) {
         return Err(reject("payload is not a whole number of f32 values"));
     }
-    let floats: Vec<f32> = payload
+    let values: Vec<f32> = payload
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    if floats.iter().any(|v| !v.is_finite()) {
+    if values.iter().any(|v| !v.is_finite()) {
         return Err(reject("the checkpoint holds non-finite weights"));
     }
-    let mut trainer = Trainer::new(header.config.clone(), device)?;
-    let live = ordered(&trainer.model);
-    let shapes: Vec<Vec<usize>> = live.iter().map(|(_, s, _)| s.clone()).collect();
-    if shapes != header.shapes {
+    Ok(values)
+}
+
+/// The parameter shapes the configuration's network has, from the configuration alone (nothing
+/// is allocated), so a header that disagrees with its own configuration is caught first.
+fn expected_shapes(config: &TrainConfig) -> Vec<Vec<usize>> {
+    fused::shape(&config.model, 2, config.batch).parameter_shapes()
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
+    let (version, header, payload) = frame(bytes)?;
+    let unreadable = |e: serde_json::Error| reject(format!("unreadable header: {e}"));
+    let (config, standardizer, mut state) = if version == 1 {
+        let h: HeaderV1 = serde_json::from_slice(header).map_err(unreadable)?;
+        let standardizer = Standardizer {
+            mean: h.standardizer_mean,
+            std: h.standardizer_std,
+        };
+        let state = TrainState {
+            shapes: h.shapes,
+            values: Vec::new(),
+            step: h.step,
+            adam_t: h.adam_t,
+            rng_word_pos: 0,
+        };
+        (h.config, standardizer, state)
+    } else {
+        let h: Header = serde_json::from_slice(header).map_err(unreadable)?;
+        let rng_word_pos = h
+            .rng_word_pos
+            .parse()
+            .map_err(|_| reject("the header's noise-stream position is not a number"))?;
+        let state = TrainState {
+            shapes: h.shapes,
+            values: Vec::new(),
+            step: h.step,
+            adam_t: h.adam_t,
+            rng_word_pos,
+        };
+        (h.config, h.standardizer, state)
+    };
+    config.validate()?;
+    let expected = expected_shapes(&config);
+    if state.shapes != expected {
         return Err(reject(format!(
             "the network shapes differ from the configuration's ({} tensors stored, {} expected)",
-            header.shapes.len(),
-            shapes.len()
+            state.shapes.len(),
+            expected.len()
         )));
     }
-    let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
-    let per_copy: usize = sizes.iter().sum();
-    if floats.len() != 4 * per_copy {
+    let per_copy: usize = expected.iter().map(|s| s.iter().product::<usize>()).sum();
+    if payload.len() != 4 * COPIES.len() * per_copy {
         return Err(reject(format!(
             "{} values stored, {} expected",
-            floats.len(),
-            4 * per_copy
+            payload.len() / 4,
+            COPIES.len() * per_copy
         )));
     }
-    let mut chunks = Vec::new();
-    let mut offset = 0;
-    for _copy in 0..2 {
-        for size in &sizes {
-            chunks.push(floats[offset..offset + size].to_vec());
-            offset += size;
-        }
-    }
-    let ema_values = chunks.split_off(sizes.len());
-    let live_values = chunks;
-    let plain = trainer.device().clone().without_autodiff();
-    trainer.model = trainer.model.clone().map(&mut Load {
-        values: live_values.into_iter(),
-        device: plain.clone(),
-        autodiff: true,
-    });
-    trainer.ema = trainer.ema.clone().map(&mut Load {
-        values: ema_values.into_iter(),
-        device: plain.clone(),
-        autodiff: false,
-    });
-    let mut moments = HashMap::new();
-    for ((id, _, _), size) in ordered(&trainer.model).iter().zip(&sizes) {
-        let take = |offset: usize| {
-            Tensor::<1>::from_data(
-                TensorData::new(floats[offset..offset + size].to_vec(), [*size]),
-                &plain,
-            )
-        };
-        let m = take(offset);
-        let v = take(offset + size);
-        offset += 2 * size;
-        moments.insert(*id, Moments { m, v });
-    }
-    trainer.adam.moments = moments;
-    trainer.adam.t = header.adam_t;
-    trainer.step = header.step;
-    trainer.standardizer = Standardizer {
-        mean: header.standardizer_mean,
-        std: header.standardizer_std,
+    let values = floats(payload)?;
+    state.values = if version == 1 {
+        v1_to_state_layout(&values, &expected)
+    } else {
+        values
     };
+    Ok(Parsed {
+        config,
+        standardizer,
+        state,
+    })
+}
+
+/// Format 1's payload (weights, EMA, then m and v interleaved per parameter) in the state's layout.
+fn v1_to_state_layout(values: &[f32], shapes: &[Vec<usize>]) -> Vec<f32> {
+    let n: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    let (weights, rest) = values.split_at(n);
+    let (ema, moments) = rest.split_at(n);
+    let (mut m, mut v) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut at = 0;
+    for shape in shapes {
+        let size: usize = shape.iter().product();
+        m.extend_from_slice(&moments[at..at + size]);
+        v.extend_from_slice(&moments[at + size..at + 2 * size]);
+        at += 2 * size;
+    }
+    [weights, &m, &v, ema].concat()
+}
+
+/// Rebuilds a trainer from checkpoint bytes on `device`: same data, weights, EMA, optimizer
+/// state, step and noise stream. A mismatched or corrupted file is refused with a message, and
+/// its sizes are checked before any network is built.
+pub fn load(bytes: &[u8], device: &burn::prelude::Device) -> Result<Trainer, EngineError> {
+    let parsed = parse(bytes)?;
+    let mut trainer = Trainer::new(parsed.config, device)?;
+    trainer.load_state(&parsed.state)?;
+    trainer.standardizer = parsed.standardizer;
     Ok(trainer)
 }

@@ -1,135 +1,98 @@
-//! The bridge between the burn trainer and the fused WGSL step (gpu/mlp_train): the network's
-//! shape, and its weights, EMA and Adam moments copied between burn modules and the GPU arena.
+//! The fused WGSL training step (gpu/mlp_train) as a step engine: the MLP's weights, Adam's
+//! moments and EMA live in the kernel's arena in the training state's own layout, so loading and
+//! reading a state is one copy each way.
 
-use std::collections::HashMap;
-
-use burn::prelude::*;
-
-use super::checkpoint::{ordered, Load};
-use super::config::TrainConfig;
-use super::optim::Moments;
-use super::train::Trainer;
+use super::config::ModelConfig;
+use super::model::Denoiser;
+use super::objective::PreparedBatch;
+use super::optim::StepScalars;
+use super::state::TrainState;
+use super::step::{EngineFuture, StepEngine};
 use super::EngineError;
 use crate::gpu::mlp_train::layout::MlpShape;
-use crate::gpu::mlp_train::MlpState;
-use crate::gpu::GpuError;
+use crate::gpu::mlp_train::{FusedMlp, StepBatch};
+use crate::gpu::GpuContext;
 
-/// The fused step's view of the network `config` describes (model.rs, 2D data).
-pub fn shape(config: &TrainConfig) -> MlpShape {
+/// The fused step's view of the MLP `model` describes, on `dim`-dimensional data.
+pub fn shape(model: &ModelConfig, dim: usize, batch: usize) -> MlpShape {
     MlpShape {
-        dim: 2,
-        width: config.model.width,
-        depth: config.model.depth,
-        fourier_octaves: config.model.fourier_octaves,
-        lambda_frequencies: config.model.lambda_frequencies,
-        batch: config.batch,
+        dim,
+        width: model.width,
+        depth: model.depth,
+        fourier_octaves: model.fourier_octaves,
+        lambda_frequencies: model.lambda_frequencies,
+        batch,
     }
 }
 
-pub fn device_error(e: GpuError) -> EngineError {
+pub struct FusedStep {
+    mlp: FusedMlp,
+}
+
+impl FusedStep {
+    /// Compiles the kernels for `shape` on `ctx` and loads `state` into them. Fails when the
+    /// network's parameters are not laid out as the kernel assumes, or the device cannot hold it.
+    pub async fn new(
+        ctx: &GpuContext,
+        shape: MlpShape,
+        state: &TrainState,
+    ) -> Result<Self, EngineError> {
+        let expected = shape.parameter_shapes();
+        if state.shapes != expected {
+            return Err(EngineError::Device(format!(
+                "the fused step expects parameters {expected:?}, the model has {:?}",
+                state.shapes
+            )));
+        }
+        let mlp = FusedMlp::new(ctx, shape).await.map_err(device_error)?;
+        let mut step = Self { mlp };
+        step.load_state(state)?;
+        Ok(step)
+    }
+}
+
+fn device_error(e: crate::gpu::GpuError) -> EngineError {
     EngineError::Device(e.to_string())
 }
 
-/// Checks that burn's parameters come in the order and shapes the arena assumes.
-fn check_shapes(trainer: &Trainer) -> Result<Vec<usize>, EngineError> {
-    let burn_shapes: Vec<Vec<usize>> = ordered(&trainer.model)
-        .into_iter()
-        .map(|(_, s, _)| s)
-        .collect();
-    let expected = shape(&trainer.config).parameter_shapes();
-    if burn_shapes != expected {
-        return Err(EngineError::Device(format!(
-            "the fused step expects parameters {expected:?}, the model has {burn_shapes:?}"
-        )));
+impl StepEngine for FusedStep {
+    fn push(&mut self, batch: &PreparedBatch, scalars: &StepScalars) -> Result<(), EngineError> {
+        let batch = StepBatch {
+            z: &batch.z,
+            lambda: &batch.lambda,
+            target: &batch.target,
+            coef: &batch.coef,
+        };
+        self.mlp
+            .push_step(&batch, scalars.fused())
+            .map_err(device_error)
     }
-    Ok(expected.iter().map(|s| s.iter().product()).collect())
-}
 
-/// The trainer's burn weights, EMA and Adam moments, flattened in parameter order (one
-/// asynchronous readback).
-pub async fn host_state(trainer: &Trainer) -> Result<MlpState, EngineError> {
-    check_shapes(trainer)?;
-    let live = ordered(&trainer.model);
-    let ema = ordered(&trainer.ema);
-    let mut m = Vec::new();
-    let mut v = Vec::new();
-    for (id, _, t) in &live {
-        match trainer.adam.moments.get(id) {
-            Some(moments) => {
-                m.push(moments.m.clone());
-                v.push(moments.v.clone());
-            }
-            None => {
-                m.push(t.zeros_like());
-                v.push(t.zeros_like());
-            }
-        }
+    fn read_errors(&mut self) -> EngineFuture<'_, Vec<f32>> {
+        Box::pin(async move { self.mlp.read_errors().await.map_err(device_error) })
     }
-    let mut all: Vec<Tensor<1>> = live.into_iter().map(|(_, _, t)| t).collect();
-    all.extend(m);
-    all.extend(v);
-    all.extend(ema.into_iter().map(|(_, _, t)| t));
-    let values = super::read_f32(Tensor::cat(all, 0)).await?;
-    let p = values.len() / 4;
-    Ok(MlpState {
-        params: values[..p].to_vec(),
-        adam_m: values[p..2 * p].to_vec(),
-        adam_v: values[2 * p..3 * p].to_vec(),
-        ema: values[3 * p..].to_vec(),
-    })
-}
 
-/// Splits a flat parameter vector into per-tensor pieces.
-fn pieces(values: &[f32], sizes: &[usize]) -> Vec<Vec<f32>> {
-    let mut at = 0;
-    sizes
-        .iter()
-        .map(|n| {
-            let piece = values[at..at + n].to_vec();
-            at += n;
-            piece
-        })
-        .collect()
-}
+    fn read_values(&mut self) -> EngineFuture<'_, Vec<f32>> {
+        Box::pin(async move { self.mlp.read_state().await.map_err(device_error) })
+    }
 
-/// Writes the fused step's state into the trainer's burn modules and Adam moments.
-pub fn load_host_state(trainer: &mut Trainer, state: MlpState) -> Result<(), EngineError> {
-    let sizes = check_shapes(trainer)?;
-    let total: usize = sizes.iter().sum();
-    if [&state.params, &state.adam_m, &state.adam_v, &state.ema]
-        .iter()
-        .any(|v| v.len() != total)
-    {
-        return Err(EngineError::Device(
-            "the fused step returned a state of the wrong size".into(),
-        ));
+    fn load_state(&mut self, state: &TrainState) -> Result<(), EngineError> {
+        self.mlp.upload_state(&state.values).map_err(device_error)
     }
-    let plain = trainer.device().clone().without_autodiff();
-    trainer.model = trainer.model.clone().map(&mut Load {
-        values: pieces(&state.params, &sizes).into_iter(),
-        device: plain.clone(),
-        autodiff: true,
-    });
-    trainer.ema = trainer.ema.clone().map(&mut Load {
-        values: pieces(&state.ema, &sizes).into_iter(),
-        device: plain.clone(),
-        autodiff: false,
-    });
-    let m = pieces(&state.adam_m, &sizes);
-    let v = pieces(&state.adam_v, &sizes);
-    let mut moments = HashMap::new();
-    for (((id, _, _), m), v) in ordered(&trainer.model).into_iter().zip(m).zip(v) {
-        let n = m.len();
-        let tensor =
-            |values: Vec<f32>| Tensor::<1>::from_data(TensorData::new(values, [n]), &plain);
-        moments.insert(
-            id,
-            Moments {
-                m: tensor(m),
-                v: tensor(v),
-            },
-        );
+
+    fn snapshot(&mut self) {
+        self.mlp.save_snapshot();
     }
-    trainer.adam.moments = moments;
-    Ok(())
+
+    fn restore(&mut self) {
+        self.mlp.restore_snapshot();
+    }
+
+    fn ema_module(&self) -> Option<Denoiser> {
+        None
+    }
+
+    fn adapter_name(&self) -> Option<&str> {
+        Some(self.mlp.adapter_name())
+    }
 }

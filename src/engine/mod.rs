@@ -15,6 +15,8 @@ pub mod model;
 pub mod objective;
 pub mod optim;
 pub mod sample;
+pub mod state;
+pub mod step;
 pub mod tensor_sampler;
 pub mod train;
 
@@ -72,6 +74,8 @@ pub enum EngineError {
     Device(String),
     #[error("checkpoint rejected: {0}")]
     Checkpoint(String),
+    #[error("the training state does not fit this network: {0}")]
+    StateMismatch(#[from] state::StateMismatch),
     #[error("sampling: {0}")]
     Sample(String),
 }

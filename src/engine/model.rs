@@ -6,13 +6,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu};
 
 use super::config::ModelConfig;
-
-/// λ is divided by this before the raw-λ input, so it enters at unit scale for λ ∈ [−12, 12].
-const LAMBDA_SCALE: f32 = 10.0;
-/// The λ embedding's frequencies span [MIN, MAX] geometrically: the slowest resolves the whole
-/// λ range, the fastest a fraction of a nat.
-const LAMBDA_FREQ_MIN: f32 = 0.05;
-const LAMBDA_FREQ_MAX: f32 = 8.0;
+// The input embedding is defined once, beside the fused kernel that must compute it identically.
+use crate::gpu::mlp_train::layout::{lambda_frequencies, LAMBDA_SCALE};
 
 #[derive(Module, Debug)]
 pub struct Denoiser {
@@ -89,10 +84,7 @@ impl Denoiser {
         }
         if self.lambda_frequencies > 0 {
             let n = self.lambda_frequencies;
-            let ratio = (LAMBDA_FREQ_MAX / LAMBDA_FREQ_MIN).powf(1.0 / (n.max(2) - 1) as f32);
-            let freqs: Vec<f32> = (0..n)
-                .map(|j| LAMBDA_FREQ_MIN * ratio.powi(j as i32))
-                .collect();
+            let freqs = lambda_frequencies(n);
             let freqs =
                 Tensor::<1>::from_floats(freqs.as_slice(), &lambda.device()).reshape([1, n]);
             let phase = lambda.clone() * freqs;

@@ -2,7 +2,7 @@
 //! on the host in f64 from the theory core: λ, z_λ, the regression target and each example's
 //! coefficient ½·w(λ)/p(λ)·factor(target, λ), so the device only evaluates Σ c_i‖y_i − ŷ_i‖².
 
-use rand::{rngs::StdRng, Rng};
+use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::config::{TSampling, TrainConfig, ADAPTIVE};
@@ -95,7 +95,7 @@ impl Objective {
     }
 
     /// Uniform u's for a batch of n, by the configured low-discrepancy rule.
-    pub fn draw_u(&self, n: usize, rng: &mut StdRng) -> Vec<f64> {
+    pub fn draw_u(&self, n: usize, rng: &mut impl Rng) -> Vec<f64> {
         match self.t_sampling {
             TSampling::Iid => (0..n).map(|_| rng.random::<f64>()).collect(),
             TSampling::Stratified => {
@@ -118,7 +118,7 @@ impl Objective {
 
     /// Draws λ and ε for every point of `x` (standardised data) and computes what the device and
     /// the host need. ε is drawn here, with the run's seed, so a run is identical on every backend.
-    pub fn prepare(&self, x: &[[f64; 2]], rng: &mut StdRng) -> PreparedBatch {
+    pub fn prepare(&self, x: &[[f64; 2]], rng: &mut impl Rng) -> PreparedBatch {
         let n = x.len();
         let u = self.draw_u(n, rng);
         let mut batch = PreparedBatch {
@@ -167,7 +167,7 @@ impl Objective {
 mod tests {
     use super::*;
     use crate::engine::config::preset;
-    use rand::SeedableRng;
+    use rand::{rngs::StdRng, SeedableRng};
 
     #[test]
     fn stratified_and_antithetic_u_cover_the_unit_interval() {

@@ -9,6 +9,8 @@ use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
+use crate::gpu::mlp_train::layout::Step;
+
 /// Adam's first and second moments of one parameter, flattened.
 #[derive(Debug, Clone)]
 pub struct Moments {
@@ -16,26 +18,70 @@ pub struct Moments {
     pub v: Tensor<1>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Adam {
-    pub beta1: f64,
-    pub beta2: f64,
-    pub epsilon: f64,
-    /// Steps taken (for the bias correction).
-    pub t: u64,
-    pub moments: HashMap<ParamId, Moments>,
+/// Adam's constants (App. H: Kingma & Ba's defaults). The fused WGSL step receives them through
+/// [`StepScalars::fused`], so burn and the kernel cannot drift apart.
+pub const BETA1: f64 = 0.9;
+pub const BETA2: f64 = 0.999;
+pub const EPSILON: f64 = 1e-8;
+
+/// The EMA's decay after `steps_before` steps: min(decay, (1 + n)/(10 + n)). Early on the average
+/// follows the model instead of its (zero-output) initialisation, which would otherwise linger
+/// for ~1/(1 − decay) steps.
+pub fn ema_decay_at(decay: f64, steps_before: u64) -> f64 {
+    let n = steps_before as f64;
+    decay.min((1.0 + n) / (10.0 + n))
 }
 
-impl Default for Adam {
-    fn default() -> Self {
+/// Everything one optimisation step needs besides the gradients, computed once per step on the
+/// host for whichever step engine runs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepScalars {
+    /// Adam's step count after this step's increment.
+    pub t: u64,
+    /// lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ): the bias-corrected step folded into one size (Kingma & Ba, Alg. 1).
+    pub step_size: f64,
+    /// ε·√(1 − β₂ᵗ), the ε that goes with `step_size`.
+    pub eps_hat: f64,
+    /// This step's EMA decay (with the warm-up).
+    pub ema_decay: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+}
+
+impl StepScalars {
+    /// `t` is Adam's step count after this step's increment, `steps_before` the trainer's step
+    /// count before it (the EMA warm-up's clock).
+    pub fn new(t: u64, steps_before: u64, lr: f64, ema_decay: f64, clip: f64) -> Self {
+        let ti = t.min(i32::MAX as u64) as i32;
+        let correction = (1.0 - BETA2.powi(ti)).sqrt();
         Self {
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-8,
-            t: 0,
-            moments: HashMap::new(),
+            t,
+            step_size: lr * correction / (1.0 - BETA1.powi(ti)),
+            eps_hat: EPSILON * correction,
+            ema_decay: ema_decay_at(ema_decay, steps_before),
+            clip,
         }
     }
+
+    /// The same scalars as the fused WGSL step's per-step uniform.
+    pub fn fused(&self) -> Step {
+        Step {
+            slot: 0,
+            step_size: self.step_size as f32,
+            eps_hat: self.eps_hat as f32,
+            ema_decay: self.ema_decay as f32,
+            beta1: BETA1 as f32,
+            beta2: BETA2 as f32,
+            clip: self.clip as f32,
+            _pad: 0,
+        }
+    }
+}
+
+/// Adam's moments per parameter; its step count and constants live in [`StepScalars`].
+#[derive(Debug, Clone, Default)]
+pub struct Adam {
+    pub moments: HashMap<ParamId, Moments>,
 }
 
 /// Σ‖g‖² over all parameters, as a device scalar (no readback).
@@ -61,7 +107,7 @@ struct AdamStep<'a> {
     grads: &'a mut GradientsParams,
     /// min(1, clip / ‖g‖): applied to every gradient (global-norm clipping).
     scale: Tensor<1>,
-    lr: f64,
+    scalars: &'a StepScalars,
 }
 
 impl ModuleMapper for AdamStep<'_> {
@@ -70,8 +116,7 @@ impl ModuleMapper for AdamStep<'_> {
             return param;
         };
         let id = param.id;
-        let (b1, b2) = (self.adam.beta1, self.adam.beta2);
-        let t = self.adam.t as i32;
+        let (b1, b2) = (BETA1, BETA2);
         let shape = grad.dims();
         let n: usize = shape.iter().product();
         let g = grad.reshape([n]) * self.scale.clone();
@@ -81,10 +126,8 @@ impl ModuleMapper for AdamStep<'_> {
         };
         let m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
         let v = v.mul_scalar(b2) + g.square().mul_scalar(1.0 - b2);
-        // Bias-corrected step, folded into one step size (Kingma & Ba, Alg. 1).
-        let step = self.lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-        let eps_hat = self.adam.epsilon * (1.0 - b2.powi(t)).sqrt();
-        let update = (m.clone() / (v.clone().sqrt().add_scalar(eps_hat))).mul_scalar(step);
+        let update = (m.clone() / (v.clone().sqrt().add_scalar(self.scalars.eps_hat)))
+            .mul_scalar(self.scalars.step_size);
         self.adam.moments.insert(id, Moments { m, v });
         param.map(|value| {
             let inner = value.inner();
@@ -95,13 +138,12 @@ impl ModuleMapper for AdamStep<'_> {
 }
 
 impl Adam {
-    /// One Adam step on `model` with its gradients, after clipping their global norm to `clip`.
+    /// One Adam step on `model` with its gradients, after clipping their global norm.
     pub fn step<M: Module>(
         &mut self,
         model: M,
         mut grads: GradientsParams,
-        lr: f64,
-        clip: f64,
+        scalars: &StepScalars,
     ) -> M {
         let mut norm = SquaredNorm {
             grads: &grads,
@@ -116,14 +158,13 @@ impl Adam {
             .sqrt()
             .add_scalar(1e-12)
             .recip()
-            .mul_scalar(clip)
+            .mul_scalar(scalars.clip)
             .clamp_max(1.0);
-        self.t += 1;
         let mut mapper = AdamStep {
             adam: self,
             grads: &mut grads,
             scale,
-            lr,
+            scalars,
         };
         model.map(&mut mapper)
     }

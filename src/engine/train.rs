@@ -3,18 +3,18 @@
 //! can await it at display rate) and updates the loss history, the per-λ loss histogram and the
 //! adaptive schedule, and restores the last good weights if the loss went non-finite.
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::Rng;
 
 use super::config::TrainConfig;
-use super::fused;
+use super::fused::{self, FusedStep};
 use super::model::Denoiser;
 use super::objective::{Objective, PreparedBatch, TrainSchedule};
-use super::optim::{ema_update, Adam};
+use super::optim::StepScalars;
+use super::state::{load_module, shapes_of, train_rng, TrainRng, TrainState};
+use super::step::{BurnStep, StepEngine};
 use super::EngineError;
 use crate::data::{Dataset, Standardizer};
-use crate::gpu::mlp_train::{step_scalars, FusedMlp, StepBatch};
 use crate::gpu::GpuContext;
 use crate::theory::Gmm;
 
@@ -66,44 +66,41 @@ impl LambdaHistogram {
     }
 }
 
-/// A step whose per-example errors are still on the device.
+/// A step whose per-example errors are still on the step engine.
 struct Pending {
     step: u64,
     host: PreparedBatch,
-    /// ‖y − ŷ‖² per example, [B] (burn); `None` when the fused step holds them.
-    err: Option<Tensor<1>>,
 }
 
-/// Weights and optimizer state known to be finite, restored on divergence.
-#[derive(Clone)]
-struct Snapshot {
-    model: Denoiser,
-    ema: Denoiser,
-    adam: Adam,
+/// The counters that go with the step engine's snapshot.
+#[derive(Clone, Copy)]
+struct GoodCounters {
     step: u64,
+    adam_t: u64,
 }
 
 pub struct Trainer {
     pub config: TrainConfig,
     device: Device,
-    pub(crate) model: Denoiser,
-    pub(crate) ema: Denoiser,
-    pub(crate) adam: Adam,
+    /// Runs the optimisation steps: burn, or the fused WGSL step (see `use_fused`).
+    engine: Box<dyn StepEngine>,
+    /// Parameter shapes of the network, in the training state's order.
+    shapes: Vec<Vec<usize>>,
+    /// The EMA network for sampling and evaluation; behind the engine while `ema_stale`.
+    ema: Denoiser,
+    ema_stale: bool,
     pub objective: Objective,
     pub standardizer: Standardizer,
     /// Standardised training and held-out points.
     pub train: Vec<[f64; 2]>,
     pub test: Vec<[f64; 2]>,
-    rng: StdRng,
-    pub(crate) step: u64,
+    rng: TrainRng,
+    step: u64,
+    adam_t: u64,
     pending: Vec<Pending>,
     pub history: Vec<LossPoint>,
     pub histogram: LambdaHistogram,
-    good: Snapshot,
-    /// The fused WGSL step, when training runs there instead of on burn (see `use_fused`).
-    fused: Option<FusedMlp>,
-    /// The burn modules lag behind the fused step's weights until `sync_host`.
-    host_stale: bool,
+    good: GoodCounters,
 }
 
 impl Trainer {
@@ -128,75 +125,119 @@ impl Trainer {
             .map(|p| standardizer.forward(*p))
             .collect();
         let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let model = Denoiser::new(&config.model, 2, &device);
-        let ema = model.valid();
-        let adam = Adam::default();
+        let model = {
+            // burn draws initial weights from one generator per backend, shared by the process:
+            // seeding and drawing under one lock keeps the weights a function of the seed alone
+            // when several trainers are built at once (tests on several threads).
+            static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _drawing = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            device.seed(config.seed);
+            Denoiser::new(&config.model, 2, &device)
+        };
+        let shapes = shapes_of(&model);
+        let burn = BurnStep::new(model, &device);
+        let ema = burn.ema_module().expect("burn holds its EMA");
         let objective = Objective::new(&config)?;
         let histogram = LambdaHistogram::new(config.lambda_min, config.lambda_max);
-        let good = Snapshot {
-            model: model.clone(),
-            ema: ema.clone(),
-            adam: adam.clone(),
-            step: 0,
-        };
-        // A stream separate from the data split's, so changing n_train does not change the noise.
-        let rng = StdRng::seed_from_u64(config.seed ^ 0x5eed_5eed_5eed_5eed);
+        let rng = train_rng(config.seed);
         Ok(Self {
             config,
             device,
-            model,
+            engine: Box::new(burn),
+            shapes,
             ema,
-            adam,
+            ema_stale: false,
             objective,
             standardizer,
             train,
             test,
             rng,
             step: 0,
+            adam_t: 0,
             pending: Vec::new(),
             history: Vec::new(),
             histogram,
-            good,
-            fused: None,
-            host_stale: false,
+            good: GoodCounters { step: 0, adam_t: 0 },
         })
     }
 
     /// Moves training to the fused WGSL step on `ctx` (same batches, same Adam, same EMA; far
-    /// fewer GPU dispatches). The current weights and optimizer state go with it. Fails, leaving
-    /// the trainer on burn, when the device cannot hold the network.
+    /// fewer GPU dispatches). The current training state goes with it. Fails, leaving the
+    /// trainer where it was, when the device cannot hold the network.
     pub async fn use_fused(&mut self, ctx: &GpuContext) -> Result<(), EngineError> {
         self.collect().await?;
-        self.sync_host().await?;
-        let shape = fused::shape(&self.config);
-        let mut mlp = FusedMlp::new(ctx, shape)
-            .await
-            .map_err(fused::device_error)?;
-        let state = fused::host_state(self).await?;
-        mlp.upload_state(&state).map_err(fused::device_error)?;
-        self.fused = Some(mlp);
+        let state = self.state().await?;
+        let shape = fused::shape(&self.config.model, 2, self.config.batch);
+        let fused = FusedStep::new(ctx, shape, &state).await?;
+        self.engine = Box::new(fused);
         Ok(())
     }
 
     /// Where the optimisation steps run, for reports: the fused step's adapter, or `None` on burn.
     pub fn fused_adapter(&self) -> Option<&str> {
-        self.fused.as_ref().map(|m| m.adapter_name())
+        self.engine.adapter_name()
     }
 
-    /// Brings the burn modules (used to sample, evaluate and save) up to the fused step's
-    /// weights, EMA and Adam moments: one asynchronous readback, only when they are behind.
+    /// The whole training state (one asynchronous readback): what a checkpoint stores.
+    pub async fn state(&mut self) -> Result<TrainState, EngineError> {
+        let values = self.engine.read_values().await?;
+        Ok(TrainState {
+            shapes: self.shapes.clone(),
+            values,
+            step: self.step,
+            adam_t: self.adam_t,
+            rng_word_pos: self.rng.get_word_pos(),
+        })
+    }
+
+    /// Continues from `state` (a checkpoint's): weights, moments, EMA, counters and the
+    /// position in the noise stream. Steps not yet collected are dropped.
+    pub fn load_state(&mut self, state: &TrainState) -> Result<(), EngineError> {
+        state.check(&self.shapes)?;
+        self.engine.load_state(state)?;
+        self.pending.clear();
+        self.step = state.step;
+        self.adam_t = state.adam_t;
+        self.rng.set_word_pos(state.rng_word_pos);
+        self.good = GoodCounters {
+            step: state.step,
+            adam_t: state.adam_t,
+        };
+        self.ema = load_module(
+            self.ema.clone(),
+            state.ema(),
+            &self.device.clone().without_autodiff(),
+        );
+        self.ema_stale = false;
+        Ok(())
+    }
+
+    /// Brings the EMA network (used to sample and evaluate) up to the step engine's: free on
+    /// burn, one asynchronous readback from the fused step, and only when it is behind.
     pub async fn sync_host(&mut self) -> Result<(), EngineError> {
-        if !self.host_stale {
+        if !self.ema_stale {
             return Ok(());
         }
-        let Some(mlp) = self.fused.as_mut() else {
-            return Ok(());
-        };
-        let state = mlp.read_state().await.map_err(fused::device_error)?;
-        fused::load_host_state(self, state)?;
-        self.host_stale = false;
+        if let Some(ema) = self.engine.ema_module() {
+            self.ema = ema;
+        } else {
+            let state = self.state().await?;
+            self.ema = load_module(
+                self.ema.clone(),
+                state.ema(),
+                &self.device.clone().without_autodiff(),
+            );
+        }
+        self.ema_stale = false;
         Ok(())
+    }
+
+    /// Takes the engine's EMA when it holds one as a module (burn: free), else marks ours behind.
+    fn refresh_ema(&mut self) {
+        match self.engine.ema_module() {
+            Some(ema) => self.ema = ema,
+            None => self.ema_stale = true,
+        }
     }
 
     pub fn step_count(&self) -> u64 {
@@ -213,7 +254,7 @@ impl Trainer {
         &self.device
     }
 
-    /// The EMA weights, for sampling and evaluation.
+    /// The EMA weights, for sampling and evaluation (as of the last `sync_host`).
     pub fn ema_model(&self) -> &Denoiser {
         &self.ema
     }
@@ -229,67 +270,23 @@ impl Trainer {
 
     /// One optimisation step. Nothing is read back from the device.
     pub fn step(&mut self) -> Result<(), EngineError> {
-        let batch_size = self.config.batch;
         let mut host = self.prepare_batch();
-        if let Some(mlp) = self.fused.as_mut() {
-            let t = self.adam.t + 1;
-            let scalars = step_scalars(
-                t,
-                self.step,
-                self.config.lr,
-                self.config.ema_decay,
-                self.config.clip_norm,
-            );
-            let batch = StepBatch {
-                z: &host.z,
-                lambda: &host.lambda,
-                target: &host.target,
-                coef: &host.coef,
-            };
-            mlp.push_step(&batch, scalars)
-                .map_err(fused::device_error)?;
-            self.adam.t = t;
-            self.step += 1;
-            self.host_stale = true;
-            host.release_inputs();
-            self.pending.push(Pending {
-                step: self.step,
-                host,
-                err: None,
-            });
-            return Ok(());
-        }
-        let device = &self.device;
-        let upload = |values: &[f32], cols: usize| {
-            Tensor::<2>::from_data(TensorData::new(values.to_vec(), [batch_size, cols]), device)
-        };
-        let z = upload(&host.z, 2);
-        let lambda = upload(&host.lambda, 1);
-        let target = upload(&host.target, 2);
-        let coef = upload(&host.coef, 1);
-        host.release_inputs();
-        let prediction = self.model.forward(z, lambda);
-        let err = (prediction - target).square().sum_dim(1);
-        // Eq. 7: the batch mean of ½ w/p · factor · ‖y − ŷ‖².
-        let loss = (err.clone() * coef).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let model = self.model.clone();
-        self.model = self
-            .adam
-            .step(model, grads, self.config.lr, self.config.clip_norm);
-        // EMA warm-up: early on the average follows the model instead of its (zero-output)
-        // initialisation, which would otherwise linger for ~1/(1 − decay) steps.
-        let warm = (1.0 + self.step as f64) / (10.0 + self.step as f64);
-        self.ema = ema_update(
-            self.ema.clone(),
-            &self.model,
-            self.config.ema_decay.min(warm),
+        let t = self.adam_t + 1;
+        let scalars = StepScalars::new(
+            t,
+            self.step,
+            self.config.lr,
+            self.config.ema_decay,
+            self.config.clip_norm,
         );
+        self.engine.push(&host, &scalars)?;
+        self.adam_t = t;
         self.step += 1;
+        self.refresh_ema();
+        host.release_inputs();
         self.pending.push(Pending {
             step: self.step,
             host,
-            err: Some(err.inner().reshape([batch_size])),
         });
         Ok(())
     }
@@ -301,13 +298,7 @@ impl Trainer {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let values = match self.fused.as_mut() {
-            Some(mlp) => mlp.read_errors().await.map_err(fused::device_error)?,
-            None => {
-                let errs = pending.iter().filter_map(|p| p.err.clone()).collect();
-                super::read_f32(Tensor::cat(errs, 0)).await?
-            }
-        };
+        let values = self.engine.read_errors().await?;
         let mut offset = 0;
         for p in &pending {
             let n = p.host.lambdas.len();
@@ -337,31 +328,22 @@ impl Trainer {
                 adaptive.update(&p.host.lambdas, &tracked)?;
             }
         }
-        if let Some(mlp) = &self.fused {
-            // The GPU keeps its own copy; the burn modules below are only behind (host_stale).
-            mlp.save_snapshot();
-        }
-        self.good = Snapshot {
-            model: self.model.clone(),
-            ema: self.ema.clone(),
-            adam: self.adam.clone(),
+        self.engine.snapshot();
+        self.good = GoodCounters {
             step: self.step,
+            adam_t: self.adam_t,
         };
         Ok(())
     }
 
     fn restore(&mut self, step: u64, loss: f64) -> EngineError {
-        let good = self.good.clone();
-        self.model = good.model;
-        self.ema = good.ema;
-        self.adam = good.adam;
+        self.engine.restore();
+        let good = self.good;
         self.step = good.step;
+        self.adam_t = good.adam_t;
+        self.refresh_ema();
         self.history.retain(|p| p.step <= good.step);
         self.pending.clear();
-        if let Some(mlp) = self.fused.as_mut() {
-            mlp.restore_snapshot();
-            self.host_stale = true;
-        }
         EngineError::Diverged {
             step,
             loss,

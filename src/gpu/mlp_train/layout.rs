@@ -141,7 +141,8 @@ impl ArenaLayout {
     }
 }
 
-/// λ is divided by this for the raw-λ input (model.rs's LAMBDA_SCALE).
+/// λ is divided by this for the raw-λ input, so it enters at unit scale for λ ∈ [−12, 12]. The
+/// burn model (engine/model.rs) reads this constant: one definition for both.
 pub const LAMBDA_SCALE: f32 = 10.0;
 
 /// One pass's uniform, as `struct Op` in shaders/mlp_train.wgsl (all 4-byte scalars, in order).
@@ -398,7 +399,8 @@ pub fn step_passes(shape: &MlpShape, layout: &ArenaLayout) -> Vec<Pass> {
     passes
 }
 
-/// The λ embedding's frequencies, computed exactly as model.rs computes them (in f32).
+/// The λ embedding's frequencies, geometric over [0.05, 8]: the slowest resolves the whole λ
+/// range, the fastest a fraction of a nat. The burn model (engine/model.rs) calls this too.
 pub fn lambda_frequencies(n: usize) -> Vec<f32> {
     const MIN: f32 = 0.05;
     const MAX: f32 = 8.0;

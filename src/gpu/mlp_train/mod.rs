@@ -29,15 +29,6 @@ pub struct StepBatch<'a> {
     pub coef: &'a [f32],
 }
 
-/// Weights, Adam's moments and the EMA, each flattened in burn's parameter order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MlpState {
-    pub params: Vec<f32>,
-    pub adam_m: Vec<f32>,
-    pub adam_v: Vec<f32>,
-    pub ema: Vec<f32>,
-}
-
 pub struct FusedMlp {
     ctx: GpuContext,
     shape: MlpShape,
@@ -249,31 +240,23 @@ impl FusedMlp {
     }
 
     /// Replaces weights, moments and EMA (e.g. the freshly initialised burn model's, or a
-    /// checkpoint's), and makes them the snapshot that `restore_snapshot` returns to.
-    pub fn upload_state(&mut self, state: &MlpState) -> Result<(), GpuError> {
-        let p = self.layout.n_params;
-        let parts = [
-            (&state.params, self.layout.params),
-            (&state.adam_m, self.layout.adam_m),
-            (&state.adam_v, self.layout.adam_v),
-            (&state.ema, self.layout.ema),
-        ];
-        for (values, _) in &parts {
-            if values.len() != p {
-                return Err(GpuError::InvalidInput(format!(
-                    "{} values for a network of {p} parameters",
-                    values.len()
-                )));
-            }
+    /// checkpoint's), and makes them the snapshot that `restore_snapshot` returns to. `state` is
+    /// `[weights | adam_m | adam_v | ema]`, each in burn's parameter order: the training state's
+    /// layout (engine/state.rs), which the arena keeps contiguous from `layout.params`.
+    pub fn upload_state(&mut self, state: &[f32]) -> Result<(), GpuError> {
+        if state.len() != self.layout.state_len() {
+            return Err(GpuError::InvalidInput(format!(
+                "{} state values for a network of {} parameters (4 copies expected)",
+                state.len(),
+                self.layout.n_params
+            )));
         }
         self.discard_pending();
-        for (values, offset) in parts {
-            self.ctx.queue.write_buffer(
-                &self.arena,
-                4 * offset as u64,
-                bytemuck::cast_slice(values),
-            );
-        }
+        self.ctx.queue.write_buffer(
+            &self.arena,
+            4 * self.layout.params as u64,
+            bytemuck::cast_slice(state),
+        );
         self.save_snapshot();
         self.ctx.check_alive()
     }
@@ -384,8 +367,8 @@ impl FusedMlp {
         Ok(out)
     }
 
-    /// Weights, moments and EMA as they are after every submitted step.
-    pub async fn read_state(&mut self) -> Result<MlpState, GpuError> {
+    /// Weights, moments and EMA as they are after every submitted step, in `upload_state`'s layout.
+    pub async fn read_state(&mut self) -> Result<Vec<f32>, GpuError> {
         self.submit()?;
         let bytes = 4 * self.layout.state_len() as u64;
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -401,14 +384,7 @@ impl FusedMlp {
             0,
             bytes,
         );
-        let all = readback::read_f32(&self.ctx, &staging).await?;
-        let p = self.layout.n_params;
-        Ok(MlpState {
-            params: all[..p].to_vec(),
-            adam_m: all[p..2 * p].to_vec(),
-            adam_v: all[2 * p..3 * p].to_vec(),
-            ema: all[3 * p..4 * p].to_vec(),
-        })
+        readback::read_f32(&self.ctx, &staging).await
     }
 
     /// Keeps the current state on the GPU as the one to return to after a divergence.
@@ -475,26 +451,5 @@ impl FusedMlp {
 
     pub fn passes(&self) -> &[Pass] {
         &self.passes
-    }
-}
-
-/// Adam's and the EMA's per-step scalars, exactly as engine/optim.rs and engine/train.rs compute
-/// them: `t` is Adam's step count after this step's increment, `steps_before` the trainer's step
-/// count before it (the EMA warm-up's clock).
-pub fn step_scalars(t: u64, steps_before: u64, lr: f64, ema_decay: f64, clip: f64) -> Step {
-    let (beta1, beta2, epsilon) = (0.9f64, 0.999f64, 1e-8f64);
-    let ti = t as i32;
-    let correction = (1.0 - beta2.powi(ti)).sqrt();
-    let before = steps_before as f64;
-    let warm = (1.0 + before) / (10.0 + before);
-    Step {
-        slot: 0,
-        step_size: (lr * correction / (1.0 - beta1.powi(ti))) as f32,
-        eps_hat: (epsilon * correction) as f32,
-        ema_decay: ema_decay.min(warm) as f32,
-        beta1: beta1 as f32,
-        beta2: beta2 as f32,
-        clip: clip as f32,
-        _pad: 0,
     }
 }
