@@ -19,6 +19,7 @@ pub mod state;
 pub mod step;
 pub mod tensor_sampler;
 pub mod train;
+pub mod unet;
 
 pub use config::TrainConfig;
 pub use train::Trainer;
