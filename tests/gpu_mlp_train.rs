@@ -357,3 +357,22 @@ mod trainer {
         assert!(points.iter().flatten().all(|v| v.is_finite()));
     }
 }
+
+#[test]
+fn a_network_too_large_for_the_device_is_refused_with_its_size() {
+    let ctx = context();
+    let huge = MlpShape {
+        width: 4096,
+        depth: 16,
+        batch: 1024,
+        ..SHAPE
+    };
+    match pollster::block_on(FusedMlp::new(&ctx, huge)) {
+        Err(elbo_lab::gpu::GpuError::TooLarge {
+            needed_mib,
+            allowed_mib,
+        }) => assert!(needed_mib > allowed_mib, "{needed_mib} vs {allowed_mib}"),
+        Err(other) => panic!("expected TooLarge, got {other}"),
+        Ok(_) => panic!("a 4 GiB arena was accepted"),
+    }
+}

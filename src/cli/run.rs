@@ -24,7 +24,7 @@ const QUALITY_SAMPLES: usize = 1000;
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Device(_) => Self {
+            EngineError::Gpu(_) | EngineError::Backend(_) => Self {
                 message: e.to_string(),
                 code: 1,
             },

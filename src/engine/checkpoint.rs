@@ -59,7 +59,7 @@ pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
         standardizer: trainer.standardizer,
         shapes: state.shapes,
     };
-    let header = serde_json::to_vec(&header).map_err(|e| reject(e.to_string()))?;
+    let header = serde_json::to_vec(&header).map_err(|e| CheckpointError::Write(e.to_string()))?;
     let mut bytes = Vec::with_capacity(16 + header.len() + 4 * state.values.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
@@ -72,16 +72,31 @@ pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
     Ok(bytes)
 }
 
-fn reject(message: impl Into<String>) -> EngineError {
-    EngineError::Checkpoint(message.into())
-}
-
-/// A checkpoint of a later format than this build reads, named by its magic.
-fn newer_format(magic: &[u8]) -> EngineError {
-    reject(format!(
-        "checkpoint format `{}` is newer than this version of ELBO Lab reads (formats 1 and 2)",
-        String::from_utf8_lossy(magic)
-    ))
+/// Why a checkpoint is refused; each says what is wrong with the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("the file ({0} bytes) is larger than any ELBO Lab checkpoint")]
+    TooLarge(usize),
+    #[error("not an ELBO Lab checkpoint ({0})")]
+    NotACheckpoint(&'static str),
+    #[error(
+        "checkpoint format `{0}` is newer than this version of ELBO Lab reads (formats 1 and 2)"
+    )]
+    NewerFormat(String),
+    #[error("the checksum does not match: the file is corrupted or truncated")]
+    Checksum,
+    #[error("the header's length is out of range")]
+    HeaderLength,
+    #[error("unreadable header: {0}")]
+    Header(String),
+    #[error("the network shapes differ from the configuration's ({stored} tensors stored, {expected} expected)")]
+    Shapes { stored: usize, expected: usize },
+    #[error("{stored} values stored, {expected} expected")]
+    Length { stored: usize, expected: usize },
+    #[error("the checkpoint holds non-finite weights")]
+    NonFinite,
+    #[error("the header could not be written: {0}")]
+    Write(String),
 }
 
 /// A checkpoint taken apart and checked, before anything is built from it.
@@ -97,45 +112,42 @@ pub fn read_config(bytes: &[u8]) -> Result<TrainConfig, EngineError> {
 }
 
 /// Magic, checksum and the header's bytes; the payload after them.
-fn frame(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), EngineError> {
+fn frame(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), CheckpointError> {
     if bytes.len() > MAX_BYTES {
-        return Err(reject("the file is larger than any ELBO Lab checkpoint"));
+        return Err(CheckpointError::TooLarge(bytes.len()));
     }
     if bytes.len() < MAGIC.len() + 8 {
-        return Err(reject("not an ELBO Lab checkpoint (too short)"));
+        return Err(CheckpointError::NotACheckpoint("too short"));
     }
     let version = match &bytes[..8] {
         m if m == MAGIC => 2,
         m if m == MAGIC_V1 => 1,
-        m if m.starts_with(b"ELBOLAB") => return Err(newer_format(m)),
-        _ => return Err(reject("not an ELBO Lab checkpoint (wrong magic bytes)")),
+        m if m.starts_with(b"ELBOLAB") => {
+            return Err(CheckpointError::NewerFormat(
+                String::from_utf8_lossy(m).into_owned(),
+            ))
+        }
+        _ => return Err(CheckpointError::NotACheckpoint("wrong magic bytes")),
     };
     let (body, crc) = bytes.split_at(bytes.len() - 4);
-    let stored = u32::from_le_bytes(crc.try_into().map_err(|_| reject("truncated"))?);
-    if crc32fast::hash(body) != stored {
-        return Err(reject(
-            "the checksum does not match: the file is corrupted or truncated",
-        ));
+    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if crc32fast::hash(body) != word(crc) {
+        return Err(CheckpointError::Checksum);
     }
-    let header_len =
-        u32::from_le_bytes(body[8..12].try_into().map_err(|_| reject("truncated"))?) as usize;
     let header_end = 12usize
-        .checked_add(header_len)
+        .checked_add(word(&body[8..12]) as usize)
         .filter(|end| *end <= body.len())
-        .ok_or_else(|| reject("header length out of range"))?;
+        .ok_or(CheckpointError::HeaderLength)?;
     Ok((version, &body[12..header_end], &body[header_end..]))
 }
 
-fn floats(payload: &[u8]) -> Result<Vec<f32>, EngineError> {
-    if !payload.len().is_multiple_of(4) {
-        return Err(reject("payload is not a whole number of f32 values"));
-    }
+fn floats(payload: &[u8]) -> Result<Vec<f32>, CheckpointError> {
     let values: Vec<f32> = payload
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     if values.iter().any(|v| !v.is_finite()) {
-        return Err(reject("the checkpoint holds non-finite weights"));
+        return Err(CheckpointError::NonFinite);
     }
     Ok(values)
 }
@@ -148,7 +160,7 @@ fn expected_shapes(config: &TrainConfig) -> Vec<Vec<usize>> {
 
 fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
     let (version, header, payload) = frame(bytes)?;
-    let unreadable = |e: serde_json::Error| reject(format!("unreadable header: {e}"));
+    let unreadable = |e: serde_json::Error| CheckpointError::Header(e.to_string());
     let (config, standardizer, mut state) = if version == 1 {
         let h: HeaderV1 = serde_json::from_slice(header).map_err(unreadable)?;
         let standardizer = Standardizer {
@@ -165,10 +177,9 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
         (h.config, standardizer, state)
     } else {
         let h: Header = serde_json::from_slice(header).map_err(unreadable)?;
-        let rng_word_pos = h
-            .rng_word_pos
-            .parse()
-            .map_err(|_| reject("the header's noise-stream position is not a number"))?;
+        let rng_word_pos = h.rng_word_pos.parse().map_err(|_| {
+            CheckpointError::Header("the noise-stream position is not a number".into())
+        })?;
         let state = TrainState {
             shapes: h.shapes,
             values: Vec::new(),
@@ -181,19 +192,19 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
     config.validate()?;
     let expected = expected_shapes(&config);
     if state.shapes != expected {
-        return Err(reject(format!(
-            "the network shapes differ from the configuration's ({} tensors stored, {} expected)",
-            state.shapes.len(),
-            expected.len()
-        )));
+        return Err(CheckpointError::Shapes {
+            stored: state.shapes.len(),
+            expected: expected.len(),
+        }
+        .into());
     }
     let per_copy: usize = expected.iter().map(|s| s.iter().product::<usize>()).sum();
     if payload.len() != 4 * COPIES.len() * per_copy {
-        return Err(reject(format!(
-            "{} values stored, {} expected",
-            payload.len() / 4,
-            COPIES.len() * per_copy
-        )));
+        return Err(CheckpointError::Length {
+            stored: payload.len() / 4,
+            expected: COPIES.len() * per_copy,
+        }
+        .into());
     }
     let values = floats(payload)?;
     state.values = if version == 1 {

@@ -47,11 +47,11 @@ pub fn native_device(backend: NativeBackend) -> Result<Device, EngineError> {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn native_gpu_context() -> Result<GpuContext, EngineError> {
     use std::sync::OnceLock;
-    static CONTEXT: OnceLock<Result<GpuContext, String>> = OnceLock::new();
+    static CONTEXT: OnceLock<Result<GpuContext, crate::gpu::GpuError>> = OnceLock::new();
     CONTEXT
-        .get_or_init(|| pollster::block_on(GpuContext::new()).map_err(|e| e.to_string()))
+        .get_or_init(|| pollster::block_on(GpuContext::new()))
         .clone()
-        .map_err(EngineError::Device)
+        .map_err(EngineError::Gpu)
 }
 
 /// What a report should say the engine ran on (`summary.json`'s and the benchmark's `backend`):
@@ -82,7 +82,7 @@ fn native_wgpu() -> Result<(Device, String), EngineError> {
         Ok((device, describe_adapter(&setup.adapter.get_info())))
     })
     .clone()
-    .map_err(EngineError::Device)
+    .map_err(EngineError::Backend)
 }
 
 /// The page's device: WebGPU through the only initialisation the browser allows (async).
@@ -91,5 +91,5 @@ pub async fn browser_device() -> Result<Device, EngineError> {
     Device::wgpu_options()
         .init_async()
         .await
-        .map_err(|e| EngineError::Device(e.to_string()))
+        .map_err(|e| EngineError::Backend(e.to_string()))
 }

@@ -11,6 +11,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::Serialize;
 
+use super::sample::SampleError;
 use super::train::Trainer;
 use super::EngineError;
 use crate::theory::identity::{prior_kl, reconstruction};
@@ -138,11 +139,12 @@ impl ElboRows {
     /// for the data as given, with the reconstruction term of `decoder`.
     pub fn finish(&self, eps_hat: &[f64], decoder: &Decoder) -> Result<BitsPerDim, EngineError> {
         if eps_hat.len() != self.eps.len() {
-            return Err(EngineError::Sample(format!(
+            return Err(SampleError::Denoiser(format!(
                 "{} ε̂ values for {} rows",
                 eps_hat.len(),
                 self.eps.len()
-            )));
+            ))
+            .into());
         }
         let (mut total, mut total_sq, mut prior_sum, mut diffusion_sum) = (0.0, 0.0, 0.0, 0.0);
         let mut recon_sum = 0.0;
@@ -199,7 +201,12 @@ pub async fn bits_per_dim(
     seed: u64,
 ) -> Result<BitsPerDim, EngineError> {
     if points.is_empty() {
-        return Err(EngineError::Data("no held-out points to evaluate".into()));
+        return Err(crate::data::DataError::TooFewPoints {
+            what: "evaluation",
+            min: 1,
+            found: 0,
+        }
+        .into());
     }
     let config = &trainer.config;
     let standardised: Vec<[f64; 2]> = points

@@ -37,22 +37,12 @@ impl FusedStep {
         shape: MlpShape,
         state: &TrainState,
     ) -> Result<Self, EngineError> {
-        let expected = shape.parameter_shapes();
-        if state.shapes != expected {
-            return Err(EngineError::Device(format!(
-                "the fused step expects parameters {expected:?}, the model has {:?}",
-                state.shapes
-            )));
-        }
-        let mlp = FusedMlp::new(ctx, shape).await.map_err(device_error)?;
+        state.check(&shape.parameter_shapes())?;
+        let mlp = FusedMlp::new(ctx, shape).await?;
         let mut step = Self { mlp };
         step.load_state(state)?;
         Ok(step)
     }
-}
-
-fn device_error(e: crate::gpu::GpuError) -> EngineError {
-    EngineError::Device(e.to_string())
 }
 
 impl StepEngine for FusedStep {
@@ -63,21 +53,19 @@ impl StepEngine for FusedStep {
             target: &batch.target,
             coef: &batch.coef,
         };
-        self.mlp
-            .push_step(&batch, scalars.fused())
-            .map_err(device_error)
+        Ok(self.mlp.push_step(&batch, scalars.fused())?)
     }
 
     fn read_errors(&mut self) -> EngineFuture<'_, Vec<f32>> {
-        Box::pin(async move { self.mlp.read_errors().await.map_err(device_error) })
+        Box::pin(async move { self.mlp.read_errors().await.map_err(EngineError::from) })
     }
 
     fn read_values(&mut self) -> EngineFuture<'_, Vec<f32>> {
-        Box::pin(async move { self.mlp.read_state().await.map_err(device_error) })
+        Box::pin(async move { self.mlp.read_state().await.map_err(EngineError::from) })
     }
 
     fn load_state(&mut self, state: &TrainState) -> Result<(), EngineError> {
-        self.mlp.upload_state(&state.values).map_err(device_error)
+        Ok(self.mlp.upload_state(&state.values)?)
     }
 
     fn snapshot(&mut self) {

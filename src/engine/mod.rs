@@ -27,6 +27,12 @@ pub use train::Trainer;
 use burn::prelude::Tensor;
 use thiserror::Error;
 
+use self::checkpoint::CheckpointError;
+use self::metrics::MetricError;
+use self::sample::SampleError;
+use crate::data::DataError;
+use crate::gpu::GpuError;
+
 /// Hands the thread back to the host between pieces of a long computation: in the page a
 /// macrotask boundary (a zero-delay timer), so input and painting run; natively nothing.
 pub async fn yield_to_host() {
@@ -51,13 +57,15 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Eng
     tensor
         .into_data_async()
         .await
-        .map_err(|e| EngineError::Device(format!("{e:?}")))?
+        .map_err(|e| EngineError::Backend(format!("{e:?}")))?
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| EngineError::Device(format!("{e:?}")))
+        .map_err(|e| EngineError::Backend(format!("{e:?}")))
 }
 
-/// What can stop the engine; each message says what to change.
+/// What can stop the engine; each message says what to change, and each variant keeps its
+/// cause's type, so a front end can tell a lost device from a network too large for it, or a
+/// corrupted checkpoint from one of a newer format.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum EngineError {
     #[error("invalid training setting `{field}`: {message}")]
@@ -68,15 +76,21 @@ pub enum EngineError {
     #[error(transparent)]
     Theory(#[from] crate::theory::TheoryError),
     #[error("data: {0}")]
-    Data(String),
+    Data(#[from] DataError),
     #[error("training diverged at step {step} (loss is {loss}); the last good weights (step {restored}) were restored")]
     Diverged { step: u64, loss: f64, restored: u64 },
+    /// The project's own WGSL kernels and their device: lost, too small, or a rejected command.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// burn's device failed (burn reports these as messages).
     #[error("the GPU failed: {0}")]
-    Device(String),
+    Backend(String),
     #[error("checkpoint rejected: {0}")]
-    Checkpoint(String),
+    Checkpoint(#[from] CheckpointError),
     #[error("the training state does not fit this network: {0}")]
     StateMismatch(#[from] state::StateMismatch),
     #[error("sampling: {0}")]
-    Sample(String),
+    Sample(#[from] SampleError),
+    #[error("metric: {0}")]
+    Metric(#[from] MetricError),
 }

@@ -42,10 +42,9 @@ pub async fn eps_hat_with(
 ) -> Result<Vec<f64>, EngineError> {
     let rows = lambda.len();
     if z.len() != 2 * rows {
-        return Err(EngineError::Sample(format!(
-            "{} z values for {rows} rows of 2",
-            z.len()
-        )));
+        return Err(
+            SampleError::Denoiser(format!("{} z values for {rows} rows of 2", z.len())).into(),
+        );
     }
     let mut out = Vec::with_capacity(2 * rows);
     for start in (0..rows).step_by(CHUNK_ROWS) {
@@ -164,7 +163,7 @@ pub async fn generate(
     let config = within_training_range(trainer, config);
     let mut backend = TensorBackend::new(trainer, seed);
     let start = backend.prior(n);
-    let x = sample(&mut backend, start, &config).map_err(|e| EngineError::Sample(e.to_string()))?;
+    let x = sample(&mut backend, start, &config)?;
     let standardised = read_points(x).await?;
     Ok(trainer.standardizer.inverse_all(&standardised))
 }
@@ -211,7 +210,6 @@ pub async fn ode_nll_standardised(
     points: &[[f64; 2]],
     steps: usize,
 ) -> Result<Vec<f64>, EngineError> {
-    let sample_error = |e: SampleError| EngineError::Sample(e.to_string());
     let (lambda_min, lambda_max) = (trainer.config.lambda_min, trainer.config.lambda_max);
     let mut nll = Vec::with_capacity(points.len());
     for chunk in points.chunks(CHUNK_ROWS / 2) {
@@ -223,8 +221,8 @@ pub async fn ode_nll_standardised(
         // Step by step, handing the page back its thread between steps: a grid of thousands of
         // points takes seconds on a slow GPU, and the page must stay responsive meanwhile.
         let mut end = start(&backend, &x, zeros, lambda_max);
-        for (from, to) in step_grid(lambda_min, lambda_max, steps).map_err(sample_error)? {
-            end = rk4_with_divergence(&mut backend, end, from, to).map_err(sample_error)?;
+        for (from, to) in step_grid(lambda_min, lambda_max, steps)? {
+            end = rk4_with_divergence(&mut backend, end, from, to)?;
             super::yield_to_host().await;
         }
         let z = super::read_f32(end.z).await?;
@@ -244,7 +242,12 @@ pub async fn ode_bits_per_dim(
     steps: usize,
 ) -> Result<OdeBitsPerDim, EngineError> {
     if points.is_empty() {
-        return Err(EngineError::Data("no held-out points to evaluate".into()));
+        return Err(crate::data::DataError::TooFewPoints {
+            what: "evaluation",
+            min: 1,
+            found: 0,
+        }
+        .into());
     }
     let standardised = trainer.standardizer.forward_all(points);
     let nll = ode_nll_standardised(trainer, &standardised, steps).await?;
@@ -266,9 +269,13 @@ pub async fn log_density_grid(
 ) -> Result<Vec<f64>, EngineError> {
     let [x0, x1, y0, y1] = bounds;
     if !(bounds.iter().all(|b| b.is_finite()) && x0 < x1 && y0 < y1) || size < 2 {
-        return Err(EngineError::Sample(format!(
-            "the density grid needs finite bounds with min < max and at least 2×2 cells, got {bounds:?} and {size}"
-        )));
+        return Err(SampleError::InvalidConfig {
+            field: "bounds",
+            message: format!(
+                "the density grid needs finite bounds with min < max and at least 2×2 cells, got {bounds:?} and {size}"
+            ),
+        }
+        .into());
     }
     let cell = |i: usize, lo: f64, hi: f64| lo + (i as f64 + 0.5) / size as f64 * (hi - lo);
     let points: Vec<[f64; 2]> = (0..size)

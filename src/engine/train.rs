@@ -109,11 +109,8 @@ impl Trainer {
     pub fn new(config: TrainConfig, device: &Device) -> Result<Self, EngineError> {
         config.validate()?;
         let dataset = dataset_for(&config)?;
-        let split = dataset
-            .split(config.n_train, config.n_test, config.seed)
-            .map_err(|e| EngineError::Data(e.to_string()))?;
-        let standardizer =
-            Standardizer::fit(&split.train).map_err(|e| EngineError::Data(e.to_string()))?;
+        let split = dataset.split(config.n_train, config.n_test, config.seed)?;
+        let standardizer = Standardizer::fit(&split.train)?;
         let train: Vec<[f64; 2]> = split
             .train
             .iter()
@@ -381,5 +378,5 @@ fn dataset_for(config: &TrainConfig) -> Result<Dataset, EngineError> {
         Some(json) => Some(Gmm::from_json(json)?),
         None => None,
     };
-    Dataset::from_name(&config.dataset, gmm).map_err(|e| EngineError::Data(e.to_string()))
+    Ok(Dataset::from_name(&config.dataset, gmm)?)
 }

@@ -19,6 +19,10 @@ pub enum GpuError {
     DeviceLost(String),
     #[error("invalid input for a GPU kernel: {0}")]
     InvalidInput(String),
+    /// The work needs more memory in one buffer than the device allows (a smaller network or
+    /// batch fits; another engine may not have the limit).
+    #[error("the network needs {needed_mib} MiB of GPU storage in one buffer; this device allows {allowed_mib} MiB")]
+    TooLarge { needed_mib: u64, allowed_mib: u64 },
 }
 
 /// A device and queue shared by every kernel of the page (and, later, by the training engine).

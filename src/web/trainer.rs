@@ -35,9 +35,7 @@ async fn fused_context() -> Result<GpuContext, EngineError> {
             return Ok(ctx);
         }
     }
-    let ctx = GpuContext::new()
-        .await
-        .map_err(|e| EngineError::Device(e.to_string()))?;
+    let ctx = GpuContext::new().await?;
     FUSED.with(|c| *c.borrow_mut() = Some(ctx.clone()));
     Ok(ctx)
 }
@@ -387,8 +385,7 @@ async fn sample_points(
     let config = crate::engine::tensor_sampler::within_training_range(trainer, config);
     let mut backend = TensorBackend::new(trainer, seed);
     let start = backend.prior(n);
-    let (x, path) = sample_with_trajectory(&mut backend, start, &config)
-        .map_err(|e| EngineError::Sample(e.to_string()))?;
+    let (x, path) = sample_with_trajectory(&mut backend, start, &config)?;
     let points = trainer.standardizer.inverse_all(&read_points(x).await?);
     let shown = n.min(64);
     let mut trajectories = Vec::with_capacity(path.len());
@@ -425,8 +422,7 @@ async fn evaluate(trainer: &Trainer, n: usize) -> Result<Evaluation, EngineError
         trainer.config.seed,
     )
     .await?;
-    let energy_distance =
-        energy_distance(&samples, &held_out).map_err(|e| EngineError::Sample(e.to_string()))?;
+    let energy_distance = energy_distance(&samples, &held_out)?;
     Ok(Evaluation {
         bpd,
         energy_distance,

@@ -64,18 +64,18 @@ impl FusedMlp {
         let layout = ArenaLayout::new(&shape);
         let chunk = chunk_for(&shape);
         let limits = ctx.device.limits();
+        // The shaders address the arena in u32 words, which caps it below 16 GiB on any device.
         let max_binding = limits
             .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+            .min(limits.max_buffer_size)
+            .min(4 * (u64::from(u32::MAX) - 1));
         let arena_bytes = 4 * layout.len as u64;
         let batch_bytes = 4 * (chunk * shape.slot_len()) as u64;
-        if arena_bytes > max_binding || batch_bytes > max_binding || layout.len >= u32::MAX as usize
-        {
-            return Err(GpuError::InvalidInput(format!(
-                "the network needs {} MiB of GPU storage in one buffer; this device allows {} MiB",
-                arena_bytes >> 20,
-                max_binding >> 20
-            )));
+        if arena_bytes > max_binding || batch_bytes > max_binding {
+            return Err(GpuError::TooLarge {
+                needed_mib: arena_bytes.max(batch_bytes) >> 20,
+                allowed_mib: max_binding >> 20,
+            });
         }
         let device = &ctx.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
