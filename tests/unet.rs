@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 use elbo_lab::engine::device::{native_device, NativeBackend};
-use elbo_lab::engine::state::{load_module, shapes_of};
+use elbo_lab::engine::state::{load_module, parameter_count, shapes_of};
 use elbo_lab::engine::unet::{UNet, UNetConfig};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -14,10 +14,7 @@ fn cpu() -> Device {
 }
 
 fn parameters(net: &UNet) -> usize {
-    shapes_of(net)
-        .iter()
-        .map(|s| s.iter().product::<usize>())
-        .sum()
+    parameter_count(&shapes_of(net))
 }
 
 /// A small U-Net with every parameter drawn at random (the fresh network's zero-initialised

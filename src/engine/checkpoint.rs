@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::fused;
-use super::state::{TrainState, COPIES};
+use super::state::{parameter_count, TrainState, COPIES};
 use super::train::Trainer;
 use super::EngineError;
 use crate::data::Standardizer;
@@ -198,7 +198,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
         }
         .into());
     }
-    let per_copy: usize = expected.iter().map(|s| s.iter().product::<usize>()).sum();
+    let per_copy = parameter_count(&expected);
     if payload.len() != 4 * COPIES.len() * per_copy {
         return Err(CheckpointError::Length {
             stored: payload.len() / 4,
@@ -221,7 +221,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
 
 /// Format 1's payload (weights, EMA, then m and v interleaved per parameter) in the state's layout.
 fn v1_to_state_layout(values: &[f32], shapes: &[Vec<usize>]) -> Vec<f32> {
-    let n: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+    let n = parameter_count(shapes);
     let (weights, rest) = values.split_at(n);
     let (ema, moments) = rest.split_at(n);
     let (mut m, mut v) = (Vec::with_capacity(n), Vec::with_capacity(n));

@@ -78,7 +78,7 @@ impl TrainState {
                 expected: shapes.len(),
             });
         }
-        let per_copy: usize = shapes.iter().map(|s| s.iter().product::<usize>()).sum();
+        let per_copy = parameter_count(shapes);
         if self.values.len() != COPIES.len() * per_copy {
             return Err(StateMismatch::Length {
                 stored: self.values.len(),
@@ -96,6 +96,11 @@ pub enum StateMismatch {
     Shapes { stored: usize, expected: usize },
     #[error("{stored} values stored, {expected} expected")]
     Length { stored: usize, expected: usize },
+}
+
+/// Parameters of a network with these parameter shapes: the length of one copy in the slab.
+pub fn parameter_count(shapes: &[Vec<usize>]) -> usize {
+    shapes.iter().map(|s| s.iter().product::<usize>()).sum()
 }
 
 /// A module's parameters in visiting order (stable for a given network shape), flattened and

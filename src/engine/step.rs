@@ -84,11 +84,6 @@ impl BurnStep {
             errors: Vec::new(),
         }
     }
-
-    /// The live model (for the parameter shapes).
-    pub fn model(&self) -> &Denoiser {
-        &self.model
-    }
 }
 
 impl StepEngine for BurnStep {

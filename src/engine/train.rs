@@ -200,13 +200,18 @@ impl Trainer {
             step: state.step,
             adam_t: state.adam_t,
         };
+        self.adopt_ema(state);
+        Ok(())
+    }
+
+    /// Makes `state`'s EMA weights the network used to sample and evaluate.
+    fn adopt_ema(&mut self, state: &TrainState) {
         self.ema = load_module(
             self.ema.clone(),
             state.ema(),
             &self.device.clone().without_autodiff(),
         );
         self.ema_stale = false;
-        Ok(())
     }
 
     /// Brings the EMA network (used to sample and evaluate) up to the step engine's: free on
@@ -217,15 +222,11 @@ impl Trainer {
         }
         if let Some(ema) = self.engine.ema_module() {
             self.ema = ema;
+            self.ema_stale = false;
         } else {
             let state = self.state().await?;
-            self.ema = load_module(
-                self.ema.clone(),
-                state.ema(),
-                &self.device.clone().without_autodiff(),
-            );
+            self.adopt_ema(&state);
         }
-        self.ema_stale = false;
         Ok(())
     }
 
