@@ -536,9 +536,13 @@ fn bench_times_the_vdm_colab_network_and_names_the_machine() {
     ]);
     assert_eq!(report["preset"], "vdm-colab");
     assert_eq!(
-        (report["width"].as_u64(), report["depth"].as_u64()),
+        (
+            report["model"]["width"].as_u64(),
+            report["model"]["depth"].as_u64()
+        ),
         (Some(512), Some(2))
     );
+    assert!(report["params"].as_u64().unwrap() > 250_000, "{report}");
     assert_eq!(report["batch"].as_u64(), Some(1024));
     assert_eq!(report["backend"], "burn NdArray (CPU)");
     let rate = report["steps_per_s"].as_f64().unwrap();
@@ -645,4 +649,163 @@ fn train_on_the_fused_backend_matches_burn_and_its_checkpoint_evaluates() {
     ]);
     assert_eq!(eval["step"], 200);
     assert!(eval["bpd"].as_f64().unwrap().is_finite(), "{eval}");
+}
+
+/// MNIST through the CLI: a tiny U-Net trains on a few digits (summary and checkpoint), its
+/// samples are written as IDX that MNIST's own reader takes back and as a PNG grid, `eval`
+/// reports the three terms, and MNIST's mistakes are one line each.
+#[test]
+fn mnist_trains_samples_and_evaluates_through_files() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-mnist-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap();
+    let summary = json(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--preset",
+        "tiny",
+        "--base-width",
+        "8",
+        "--steps",
+        "6",
+        "--batch",
+        "4",
+        "--n-train",
+        "64",
+        "--n-test",
+        "8",
+        "--eval-n",
+        "3",
+        "--out",
+        dir_s,
+    ]);
+    for field in [
+        "loss",
+        "bpd",
+        "bpd_prior",
+        "bpd_recon",
+        "bpd_diffusion",
+        "steps_per_s",
+    ] {
+        assert!(
+            summary[field].as_f64().unwrap().is_finite(),
+            "{field}: {summary}"
+        );
+    }
+    assert_eq!(summary["steps"], 6);
+    assert_eq!(summary["evaluated"], 3);
+    assert_eq!(summary["discrete"], true);
+    assert!(summary["params"].as_u64().unwrap() > 10_000);
+    assert_eq!(summary["config"]["model"]["unet"]["base_width"], 8);
+    let checkpoints: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint"))
+        })
+        .collect();
+    assert_eq!(checkpoints.len(), 1, "{checkpoints:?}");
+    let ckpt = checkpoints[0].to_str().unwrap();
+
+    let idx = dir.join("samples.idx");
+    let report = json(&[
+        "sample",
+        "--checkpoint",
+        ckpt,
+        "--n",
+        "3",
+        "--steps",
+        "4",
+        "--out",
+        idx.to_str().unwrap(),
+    ]);
+    assert_eq!(report["samples"], 3);
+    let images = elbo_lab::data::decode_images(&std::fs::read(&idx).unwrap()).unwrap();
+    assert_eq!((images.n, images.rows, images.cols), (3, 28, 28));
+    let png = dir.join("samples.png");
+    json(&[
+        "sample",
+        "--checkpoint",
+        ckpt,
+        "--n",
+        "3",
+        "--steps",
+        "4",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(&png)
+        .unwrap()
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    let evaluation = json(&["eval", "--checkpoint", ckpt, "--n", "2"]);
+    assert_eq!(evaluation["points"], 2);
+    assert_eq!(evaluation["step"], 6);
+    let terms = ["bpd_prior", "bpd_recon", "bpd_diffusion"]
+        .map(|t| evaluation[t].as_f64().unwrap())
+        .iter()
+        .sum::<f64>();
+    assert!((terms - evaluation["bpd"].as_f64().unwrap()).abs() < 1e-9);
+
+    let csv = dir.join("samples.csv");
+    refused(
+        &[
+            "sample",
+            "--checkpoint",
+            ckpt,
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+        &[".idx", ".png"],
+    );
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--preset",
+            "vdm-colab",
+            "--out",
+            dir_s,
+        ],
+        &["tiny", "small"],
+    );
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "moons",
+            "--preset",
+            "tiny",
+            "--out",
+            dir_s,
+        ],
+        &["--dataset mnist"],
+    );
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--width",
+            "64",
+            "--out",
+            dir_s,
+        ],
+        &["--width", "MLP"],
+    );
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            "/nonexistent/mnist",
+            "--out",
+            dir_s,
+        ],
+        &["make data", "--data-dir"],
+    );
 }

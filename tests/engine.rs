@@ -5,7 +5,7 @@
 use burn::prelude::Device;
 use elbo_lab::api::{ScheduleSpec, WeightingSpec};
 use elbo_lab::engine::checkpoint::{self, CheckpointError};
-use elbo_lab::engine::config::{ModelConfig, TrainConfig};
+use elbo_lab::engine::config::{MlpConfig, ModelConfig, TrainConfig};
 use elbo_lab::engine::device::{native_device, NativeBackend};
 use elbo_lab::engine::elbo::{Decoder, ElboRows};
 use elbo_lab::engine::metrics::energy_distance;
@@ -35,11 +35,11 @@ fn small(weighting_name: &str, target: &str) -> TrainConfig {
         steps: 1500,
         batch: 128,
         lr: 3e-3,
-        model: ModelConfig {
+        model: ModelConfig::Mlp(MlpConfig {
             depth: 2,
             width: 64,
-            ..ModelConfig::default()
-        },
+            ..MlpConfig::default()
+        }),
         n_train: 4096,
         n_test: 512,
         ..TrainConfig::default()
@@ -54,19 +54,19 @@ fn gaussian_fit_quality(trainer: &Trainer) -> f64 {
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let gaussian: Vec<[f64; 2]> = (0..512)
         .map(|_| {
-            trainer.standardizer.inverse([
+            trainer.standardizer().inverse([
                 StandardNormal.sample(&mut rng),
                 StandardNormal.sample(&mut rng),
             ])
         })
         .collect();
-    energy_distance(&gaussian, &trainer.standardizer.inverse_all(&trainer.test)).unwrap()
+    energy_distance(&gaussian, &trainer.test_points()).unwrap()
 }
 
 fn quality(trainer: &Trainer) -> f64 {
     let sampler = SamplerConfig::with_steps(SamplerKind::Ddim, 256);
     let samples = pollster::block_on(tensor_sampler::generate(trainer, &sampler, 512, 3)).unwrap();
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let held_out = trainer.test_points();
     energy_distance(&samples, &held_out).unwrap()
 }
 
@@ -190,7 +190,7 @@ fn elbo_estimator_with_the_exact_denoiser_matches_the_theory_core() {
     let points = vec![[0.1, 0.3], [-1.0, 0.0], [1.5, -0.8]];
     let (lambda_min, lambda_max) = (-12.0, 12.0);
     for x in points {
-        let rows = ElboRows::new(vec![x; 400], lambda_min, lambda_max, 11);
+        let rows = ElboRows::new(x.repeat(400), 2, lambda_min, lambda_max, 11);
         let mut eps_hat = Vec::with_capacity(rows.z.len());
         for (i, l) in rows.lambda.iter().enumerate() {
             let z = [f64::from(rows.z[2 * i]), f64::from(rows.z[2 * i + 1])];
@@ -229,7 +229,7 @@ fn the_discrete_decoder_spans_zero_to_eight_bits() {
         })
         .collect();
     let recon_bits = |lambda_min: f64, lambda_max: f64| {
-        let rows = ElboRows::new(on_grid.clone(), lambda_min, lambda_max, 4);
+        let rows = ElboRows::new(on_grid.concat(), 2, lambda_min, lambda_max, 4);
         let eps_hat = vec![0.0; rows.z.len()];
         rows.finish(&eps_hat, &decoder).unwrap()
     };

@@ -7,7 +7,7 @@
 use burn::prelude::Device;
 use elbo_lab::api::{ScheduleSpec, WeightingSpec};
 use elbo_lab::engine::checkpoint::{self, CheckpointError};
-use elbo_lab::engine::config::{ModelConfig, TrainConfig};
+use elbo_lab::engine::config::{MlpConfig, ModelConfig, TrainConfig};
 use elbo_lab::engine::device::{native_device, NativeBackend};
 use elbo_lab::engine::elbo::bits_per_dim;
 use elbo_lab::engine::{EngineError, Trainer};
@@ -32,11 +32,11 @@ fn configs() -> [TrainConfig; 2] {
     let small = TrainConfig {
         steps: 30,
         batch: 64,
-        model: ModelConfig {
+        model: ModelConfig::Mlp(MlpConfig {
             depth: 2,
             width: 32,
-            ..ModelConfig::default()
-        },
+            ..MlpConfig::default()
+        }),
         n_train: 1024,
         n_test: 128,
         seed: 11,
@@ -70,7 +70,7 @@ fn configs() -> [TrainConfig; 2] {
 fn fingerprint(trainer: &mut Trainer) -> (Vec<f64>, f64) {
     trainer.train_blocking(30, 10).unwrap();
     let losses = trainer.history.iter().step_by(5).map(|p| p.loss).collect();
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let held_out = trainer.test_points();
     let bpd = pollster::block_on(bits_per_dim(trainer, &held_out, 3)).unwrap();
     (losses, bpd.bpd)
 }
@@ -133,7 +133,7 @@ fn a_format_1_checkpoint_loads_and_evaluates_as_it_did() {
     let mut trainer = checkpoint::load(FORMAT_1_CHECKPOINT, &cpu()).unwrap();
     assert_eq!(trainer.step_count(), 30);
     assert_eq!(trainer.config, configs()[0]);
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let held_out = trainer.test_points();
     let bpd = pollster::block_on(bits_per_dim(&trainer, &held_out, 3)).unwrap();
     assert_close("format 1, bpd", bpd.bpd, RECORDED_BPD[0]);
     // Saved again, it is format 2, and loads to the same state.

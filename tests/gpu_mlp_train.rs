@@ -254,7 +254,7 @@ mod trainer {
     //! The fused step behind the engine's `Trainer`, against burn's own step.
     use super::context;
     use elbo_lab::api::WeightingSpec;
-    use elbo_lab::engine::config::ModelConfig;
+    use elbo_lab::engine::config::{MlpConfig, ModelConfig};
     use elbo_lab::engine::device::{native_device, NativeBackend};
     use elbo_lab::engine::sample::{SamplerConfig, SamplerKind};
     use elbo_lab::engine::{tensor_sampler, EngineError, TrainConfig, Trainer};
@@ -265,11 +265,11 @@ mod trainer {
             target: target.into(),
             batch: 96,
             lr: 3e-3,
-            model: ModelConfig {
+            model: ModelConfig::Mlp(MlpConfig {
                 depth: 2,
                 width: 48,
-                ..ModelConfig::default()
-            },
+                ..MlpConfig::default()
+            }),
             n_train: 2048,
             n_test: 256,
             ..TrainConfig::default()

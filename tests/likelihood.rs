@@ -5,7 +5,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use burn::prelude::*;
-use elbo_lab::engine::config::{ModelConfig, TrainConfig};
+use elbo_lab::engine::config::{MlpConfig, ModelConfig, TrainConfig};
 use elbo_lab::engine::device::{native_device, NativeBackend};
 use elbo_lab::engine::likelihood::{exact_gmm_nll, DivergenceBackend};
 use elbo_lab::engine::sample::ExactGmmBackend;
@@ -73,11 +73,11 @@ fn eight_gaussians(steps: u64) -> TrainConfig {
         steps,
         batch: 128,
         lr: 3e-3,
-        model: ModelConfig {
+        model: ModelConfig::Mlp(MlpConfig {
             depth: 2,
             width: 64,
-            ..ModelConfig::default()
-        },
+            ..MlpConfig::default()
+        }),
         n_train: 4096,
         n_test: 256,
         ..TrainConfig::default()
@@ -128,7 +128,7 @@ fn the_networks_jacobian_trace_matches_finite_differences() {
 fn a_trained_models_ode_likelihood_lies_between_the_truth_and_a_gaussian_fit() {
     let mut trainer = Trainer::new(eight_gaussians(6000), &cpu()).unwrap();
     trainer.train_blocking(6000, 100).unwrap();
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let held_out = trainer.test_points();
     let ode =
         pollster::block_on(tensor_sampler::ode_bits_per_dim(&trainer, &held_out, 32)).unwrap();
     let elbo =
@@ -152,13 +152,13 @@ fn a_trained_models_ode_likelihood_lies_between_the_truth_and_a_gaussian_fit() {
         / n
         / (2.0 * std::f64::consts::LN_2);
     // A Gaussian with the data's mean and covariance, evaluated on the same points.
-    let standardised = trainer.standardizer.forward_all(&held_out);
+    let standardised = trainer.standardizer().forward_all(&held_out);
     let gauss_nats = standardised
         .iter()
         .map(|p| 0.5 * (p[0] * p[0] + p[1] * p[1]) + (2.0 * std::f64::consts::PI).ln())
         .sum::<f64>()
         / n
-        - trainer.standardizer.log_abs_det_jacobian();
+        - trainer.standardizer().log_abs_det_jacobian();
     let gauss_bpd = gauss_nats / (2.0 * std::f64::consts::LN_2);
     eprintln!(
         "bits/dim: truth {true_bpd:.3}, ODE (32 steps) {:.3} ± {:.3}, ELBO {:.3}, Gaussian fit {gauss_bpd:.3}",

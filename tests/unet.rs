@@ -4,8 +4,8 @@
 
 use burn::prelude::*;
 use elbo_lab::engine::device::{native_device, NativeBackend};
+use elbo_lab::engine::model::{UNet, UNetConfig};
 use elbo_lab::engine::state::{load_module, parameter_count, shapes_of};
-use elbo_lab::engine::unet::{UNet, UNetConfig};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
@@ -144,4 +144,66 @@ fn the_backward_pass_matches_finite_differences() {
         (along - numeric).abs() <= 2e-2 * numeric.abs().max(1.0),
         "autodiff {along} vs finite differences {numeric}"
     );
+}
+
+/// The CPU's im2col convolution is burn's convolution: same outputs and same gradients for every
+/// kernel the U-Net uses (3 × 3 at stride 1 and 2, 1 × 1), so either path trains the same model.
+#[test]
+fn the_im2col_convolution_matches_burns() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::PaddingConfig2d;
+    use elbo_lab::engine::model::conv;
+    let device = cpu().autodiff();
+    let mut rng = StdRng::seed_from_u64(5);
+    for (kernel, stride, pad) in [(3, 1, 1), (3, 2, 1), (1, 1, 0)] {
+        let layer = Conv2dConfig::new([3, 5], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .init(&device);
+        let values: Vec<f32> = (0..2 * 3 * 8 * 8)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect();
+        let input = || {
+            Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 3, 8, 8]), &device)
+                .require_grad()
+        };
+        let (x1, x2) = (input(), input());
+        let ours = conv::im2col(&layer, x1.clone());
+        let burns = layer.forward(x2.clone());
+        assert_eq!(ours.dims(), burns.dims());
+        let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+            let a: Vec<f32> = a.into_data().convert::<f32>().try_into_vec().unwrap();
+            let b: Vec<f32> = b.into_data().convert::<f32>().try_into_vec().unwrap();
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{what} (k {kernel}, stride {stride}): {worst}"
+            );
+        };
+        close(ours.clone().inner(), burns.clone().inner(), "output");
+        // A weighted sum, so every output position's gradient differs.
+        let weights = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..ours.dims().iter().product::<usize>())
+                    .map(|i| (i % 7) as f32 - 3.0)
+                    .collect::<Vec<f32>>(),
+                ours.dims(),
+            ),
+            &device,
+        );
+        let g1 = (ours * weights.clone()).sum().backward();
+        let g2 = (burns * weights).sum().backward();
+        close(
+            x1.grad(&g1).unwrap(),
+            x2.grad(&g2).unwrap(),
+            "input gradient",
+        );
+        let w1 = layer.weight.val().grad(&g1).unwrap();
+        let w2 = layer.weight.val().grad(&g2).unwrap();
+        close(w1, w2, "weight gradient");
+    }
 }

@@ -120,7 +120,7 @@ async fn yield_to_browser() {
 #[wasm_bindgen_test]
 async fn burn_trains_on_browser_webgpu_samples_and_checkpoints_round_trip() {
     use elbo_lab::api::WeightingSpec;
-    use elbo_lab::engine::config::{ModelConfig, TrainConfig};
+    use elbo_lab::engine::config::{MlpConfig, ModelConfig, TrainConfig};
     use elbo_lab::engine::sample::{SamplerConfig, SamplerKind};
     use elbo_lab::engine::{checkpoint, device::browser_device, tensor_sampler, Trainer};
 
@@ -139,11 +139,11 @@ async fn burn_trains_on_browser_webgpu_samples_and_checkpoints_round_trip() {
         steps: 40,
         batch: 64,
         lr: 3e-3,
-        model: ModelConfig {
+        model: ModelConfig::Mlp(MlpConfig {
             depth: 2,
             width: 32,
-            ..ModelConfig::default()
-        },
+            ..MlpConfig::default()
+        }),
         n_train: 512,
         n_test: 64,
         ..TrainConfig::default()

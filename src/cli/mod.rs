@@ -4,6 +4,7 @@
 //! writing the output or a device failure. Subcommand groups live in their own files: `theory.rs`,
 //! and `run.rs` for `train`, `sample` and `eval`.
 
+mod mnist_files;
 mod run;
 mod theory;
 
@@ -26,14 +27,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parsed once per run, so the size difference of its variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The paper's formulas: weightings, schedules, the ELBO identities, low-bit analysis.
     #[command(subcommand)]
     Theory(TheoryCommand),
-    /// Train a 2D diffusion model; writes summary.json and a checkpoint into --out.
+    /// Train a diffusion model on 2D data or MNIST; writes summary.json and a checkpoint into --out.
     Train(run::TrainArgs),
-    /// Draw samples from a checkpoint into a CSV file (header `x,y`).
+    /// Draw samples from a checkpoint: 2D into a CSV file (header `x,y`), MNIST as IDX or PNG.
     Sample(run::SampleArgs),
     /// Bits/dim (with its terms) and sample quality of a checkpoint on held-out data.
     Eval(run::EvalArgs),

@@ -1,18 +1,22 @@
-//! `elbo-lab train | sample | eval`: the engine from the command line, JSON on stdout.
+//! `elbo-lab train | sample | eval | bench`: the engine from the command line, JSON on stdout,
+//! for 2D data and MNIST alike.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::Serialize;
 
 use super::CliError;
 use crate::api::{self, ScheduleSpec, WeightingSpec};
-use crate::engine::config::{preset, TrainConfig};
+use crate::data::image_out;
+use crate::engine::config::{preset, ModelConfig, TrainConfig};
+use crate::engine::data::{ImageSet, MNIST};
 use crate::engine::device::{native_description, native_device, native_gpu_context, NativeBackend};
-use crate::engine::elbo::{bits_per_dim, BitsPerDim};
+use crate::engine::elbo::{bits_per_dim_of, BitsPerDim};
 use crate::engine::likelihood::{self, OdeBitsPerDim};
 use crate::engine::metrics::energy_distance;
+use crate::engine::model::UNetConfig;
 use crate::engine::sample::{SamplerConfig, SamplerKind};
 use crate::engine::{checkpoint, tensor_sampler, EngineError, Trainer};
 
@@ -35,15 +39,21 @@ impl From<EngineError> for CliError {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Dataset: moons swiss-roll 8-gaussians checkerboard pinwheel rings spirals swirl gmm.
+    /// Dataset: moons swiss-roll 8-gaussians checkerboard pinwheel rings spirals swirl gmm, or
+    /// mnist (28 × 28 digits, a U-Net).
     #[arg(long)]
     pub dataset: String,
     /// Mixture JSON for `--dataset gmm` (same format as `elbo-lab theory`).
     #[arg(long)]
     pub gmm_json: Option<String>,
-    /// Start from a preset: default vdm-colab ddpm-eps-cosine v-prediction sigmoid-adaptive.
+    /// Start from a preset. 2D: default vdm-colab ddpm-eps-cosine v-prediction sigmoid-adaptive;
+    /// MNIST: the U-Net's size, tiny (0.8 M parameters) or small (3.2 M).
     #[arg(long, default_value = "default")]
     pub preset: String,
+    /// For MNIST: a folder with its four IDX files, plain or .gz (default: data/mnist, which
+    /// `make data` fills).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Weighting name (see `elbo-lab theory catalog`).
     #[arg(long)]
     pub weighting: Option<String>,
@@ -67,14 +77,34 @@ pub struct TrainArgs {
     pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The MLP's hidden width (2D).
     #[arg(long)]
     pub width: Option<usize>,
+    /// The MLP's hidden layers (2D).
     #[arg(long)]
     pub depth: Option<usize>,
+    /// The U-Net's channels at full resolution (MNIST; a multiple of 8).
+    #[arg(long)]
+    pub base_width: Option<usize>,
     #[arg(long, allow_negative_numbers = true)]
     pub lambda_min: Option<f64>,
     #[arg(long, allow_negative_numbers = true)]
     pub lambda_max: Option<f64>,
+    #[arg(long)]
+    pub ema_decay: Option<f64>,
+    /// Training examples (MNIST: the first N training digits).
+    #[arg(long)]
+    pub n_train: Option<usize>,
+    /// Held-out examples (MNIST: the first N test digits).
+    #[arg(long)]
+    pub n_test: Option<usize>,
+    /// Held-out examples the summary's bits/dim are estimated on (default: all for 2D, 500
+    /// digits for MNIST, whose every example costs 16 network evaluations).
+    #[arg(long)]
+    pub eval_n: Option<usize>,
+    /// Stop after this many seconds even if --steps are not done.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
     /// cpu (NdArray), wgpu (burn on Vulkan/Metal/DX12; lavapipe without a GPU), or fused (the
     /// fused WGSL training step on wgpu, sampling and evaluation on the CPU).
     #[arg(long, default_value = "cpu")]
@@ -100,7 +130,8 @@ pub struct SampleArgs {
     pub seed: u64,
     #[arg(long, default_value = "cpu")]
     pub backend: String,
-    /// CSV file to write (header `x,y`).
+    /// File to write: 2D runs a CSV (header `x,y`); image runs `NAME.idx` (IDX3 bytes, MNIST's
+    /// own format) or `NAME.png` (a grid).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -109,9 +140,12 @@ pub struct SampleArgs {
 pub struct EvalArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Held-out points to evaluate (at most the run's held-out split).
+    /// Held-out points to evaluate (at most the run's held-out split; MNIST default 500).
     #[arg(long)]
     pub n: Option<usize>,
+    /// For MNIST: the folder with its IDX files (as for `train`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// RK4 steps of the probability-flow ODE for the exact likelihood (0 skips it).
     #[arg(long, default_value_t = likelihood::DEFAULT_STEPS)]
     pub ode_steps: usize,
@@ -125,16 +159,23 @@ pub struct Summary {
     pub loss: f64,
     #[serde(flatten)]
     pub bpd: BitsPerDim,
-    pub energy_distance: f64,
+    /// Held-out examples the bits/dim are estimated on.
+    pub evaluated: usize,
+    /// 2D: energy distance between samples and held-out points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_distance: Option<f64>,
     pub steps: u64,
     pub steps_per_s: f64,
+    pub seconds: f64,
     pub backend: String,
+    /// Trainable values in the network.
+    pub params: usize,
     pub config: TrainConfig,
 }
 
+/// The configuration the arguments describe: a preset, then each option given.
 fn config_from(args: &TrainArgs) -> Result<TrainConfig, CliError> {
-    let mut config = preset(&args.preset)?;
-    config.dataset = args.dataset.clone();
+    let mut config = preset_for(&args.dataset, &args.preset)?;
     if let Some(path) = &args.gmm_json {
         config.gmm =
             Some(std::fs::read_to_string(path).map_err(|e| {
@@ -169,12 +210,82 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, CliError> {
     set!(batch = args.batch);
     set!(lr = args.lr);
     set!(seed = args.seed);
-    set!(model.width = args.width);
-    set!(model.depth = args.depth);
     set!(lambda_min = args.lambda_min);
     set!(lambda_max = args.lambda_max);
+    set!(ema_decay = args.ema_decay);
+    set!(n_train = args.n_train);
+    set!(n_test = args.n_test);
+    match &mut config.model {
+        ModelConfig::Mlp(mlp) => {
+            set_option(&mut mlp.width, args.width);
+            set_option(&mut mlp.depth, args.depth);
+            refuse_option("--base-width", "the U-Net (MNIST)", args.base_width)?;
+        }
+        ModelConfig::UNet { unet } => {
+            set_option(&mut unet.base_width, args.base_width);
+            refuse_option("--width", "the MLP (2D data)", args.width)?;
+            refuse_option("--depth", "the MLP (2D data)", args.depth)?;
+        }
+    }
     config.validate()?;
     Ok(config)
+}
+
+fn set_option<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+/// An option of the other model family is a mistake worth saying, not ignoring.
+fn refuse_option<T>(flag: &str, family: &str, value: Option<T>) -> Result<(), CliError> {
+    match value {
+        Some(_) => Err(CliError::input(format!("{flag} applies to {family} only"))),
+        None => Ok(()),
+    }
+}
+
+/// `--preset` for `--dataset`: the 2D presets, or for MNIST the U-Net's size.
+fn preset_for(dataset: &str, name: &str) -> Result<TrainConfig, CliError> {
+    if dataset == MNIST {
+        let mut config = preset(MNIST)?;
+        match name {
+            "default" | MNIST => {}
+            _ if UNetConfig::PRESETS.contains(&name) => {
+                config.model = ModelConfig::unet_preset(name)?;
+            }
+            _ => {
+                return Err(CliError::input(format!(
+                    "for MNIST, --preset is the U-Net's size: {}",
+                    UNetConfig::PRESETS.join(", ")
+                )))
+            }
+        }
+        return Ok(config);
+    }
+    if UNetConfig::PRESETS.contains(&name) || name == MNIST {
+        return Err(CliError::input(format!(
+            "--preset {name} is an MNIST preset; use it with --dataset mnist"
+        )));
+    }
+    let mut config = preset(name)?;
+    config.dataset = dataset.to_string();
+    Ok(config)
+}
+
+/// MNIST's images from `dir` (default `data/mnist`, where `make data` puts them).
+fn mnist_images(dir: Option<&Path>) -> Result<ImageSet, CliError> {
+    let (train, test) = super::mnist_files::read_images(dir)?;
+    Ok(ImageSet { train, test })
+}
+
+/// The images a dataset needs (none for 2D data).
+fn images_for(dataset: &str, dir: Option<&Path>) -> Result<Option<ImageSet>, CliError> {
+    if dataset == MNIST {
+        mnist_images(dir).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The device named on the command line, and what reports should call it.
@@ -183,11 +294,18 @@ fn device(name: &str) -> Result<(burn::prelude::Device, String), CliError> {
     Ok((native_device(backend)?, native_description(backend)?))
 }
 
-/// A trainer for `config` on the backend named on the command line (`fused`: its steps run on
-/// the fused WGSL path).
-fn trainer_on(config: TrainConfig, name: &str) -> Result<(Trainer, String), CliError> {
+/// A trainer for `config` (with its images, for MNIST) on the backend named on the command
+/// line (`fused`: its steps run on the fused WGSL path).
+fn trainer_on(
+    config: TrainConfig,
+    images: Option<&ImageSet>,
+    name: &str,
+) -> Result<(Trainer, String), CliError> {
     let (device, description) = device(name)?;
-    let mut trainer = Trainer::new(config, &device)?;
+    let mut trainer = match images {
+        Some(images) => Trainer::with_images(config, images, &device)?,
+        None => Trainer::new(config, &device)?,
+    };
     if NativeBackend::from_name(name)? == NativeBackend::Fused {
         pollster::block_on(trainer.use_fused(&native_gpu_context()?))?;
     }
@@ -208,7 +326,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     })
 }
 
-/// Sample quality: energy distance between model samples and the held-out split (data space).
+/// Sample quality of a 2D run: energy distance between model samples and the held-out split
+/// (data space).
 pub fn quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
     let sampler = SamplerConfig::new(SamplerKind::Ddim);
     let samples = pollster::block_on(tensor_sampler::generate(
@@ -217,29 +336,69 @@ pub fn quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
         QUALITY_SAMPLES,
         seed,
     ))?;
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
-    energy_distance(&samples, &held_out).map_err(|e| CliError::input(e.to_string()))
+    energy_distance(&samples, &trainer.test_points()).map_err(|e| CliError::input(e.to_string()))
+}
+
+/// Held-out digits the bits/dim of an MNIST run are estimated on by default: each costs 16
+/// network evaluations, so all 10 000 would take the CPU an hour.
+const DEFAULT_IMAGE_EVAL: usize = 500;
+
+/// −ELBO in bits/dim on the first `n` held-out examples (all by default for 2D data).
+fn held_out_bits(trainer: &Trainer, n: Option<usize>) -> Result<(BitsPerDim, usize), CliError> {
+    let default = match trainer.transform.image_shape() {
+        Some(_) => DEFAULT_IMAGE_EVAL,
+        None => trainer.test.len(),
+    };
+    let n = n.unwrap_or(default);
+    if n == 0 {
+        return Err(CliError::input("the evaluation needs at least 1 example"));
+    }
+    let examples = trainer.test.first(n);
+    let seed = trainer.config.seed;
+    let bpd = pollster::block_on(bits_per_dim_of(trainer, &examples, seed))?;
+    Ok((bpd, examples.len()))
 }
 
 pub fn train(args: TrainArgs) -> Result<String, CliError> {
     let config = config_from(&args)?;
-    let (mut trainer, backend) = trainer_on(config.clone(), &args.backend)?;
+    let time_limit = match args.time_limit {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 && s <= 1e7 => Some(Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(CliError::input(format!(
+                "--time-limit must be a number of seconds in (0, 10000000], got {s}"
+            )))
+        }
+    };
+    let images = images_for(&config.dataset, args.data_dir.as_deref())?;
+    let (mut trainer, backend) = trainer_on(config.clone(), images.as_ref(), &args.backend)?;
+    // Images: a step takes long on the CPU, so the time limit is checked often.
+    let collect_every = if images.is_some() { 5 } else { 50 };
     let start = Instant::now();
-    trainer.train_blocking(config.steps, 50)?;
+    trainer.train_for(config.steps, collect_every, time_limit)?;
     let seconds = start.elapsed().as_secs_f64();
     let tail = (trainer.history.len() / 10).max(1);
     let recent = &trainer.history[trainer.history.len().saturating_sub(tail)..];
-    let loss = recent.iter().map(|p| p.loss).sum::<f64>() / recent.len().max(1) as f64;
-    let held_out = trainer.standardizer.inverse_all(&trainer.test);
-    let bpd = pollster::block_on(bits_per_dim(&trainer, &held_out, config.seed))?;
+    if recent.is_empty() {
+        return Err(CliError::input("--steps must be at least 1"));
+    }
+    let loss = recent.iter().map(|p| p.loss).sum::<f64>() / recent.len() as f64;
+    let (bpd, evaluated) = held_out_bits(&trainer, args.eval_n)?;
+    let energy_distance = match trainer.transform.image_shape() {
+        Some(_) => None,
+        None => Some(quality(&trainer, config.seed)?),
+    };
     let summary = Summary {
         loss,
         bpd,
-        energy_distance: quality(&trainer, config.seed)?,
+        evaluated,
+        energy_distance,
         steps: trainer.step_count(),
         steps_per_s: trainer.step_count() as f64 / seconds.max(1e-9),
+        seconds,
         backend,
-        config,
+        params: trainer.parameter_count(),
+        config: trainer.config.clone(),
     };
     std::fs::create_dir_all(&args.out).map_err(|e| CliError {
         message: format!("cannot create `{}`: {e}", args.out.display()),
@@ -254,18 +413,53 @@ pub fn train(args: TrainArgs) -> Result<String, CliError> {
     Ok(text)
 }
 
-fn load(path: &Path, backend: &str) -> Result<Trainer, CliError> {
+/// A checkpoint's trainer; `images` for an image run that trains or evaluates (sampling needs none).
+fn load(path: &Path, backend: &str, images: Option<&ImageSet>) -> Result<Trainer, CliError> {
     let bytes = std::fs::read(path).map_err(|e| {
         CliError::input(format!(
             "cannot read the checkpoint `{}`: {e}",
             path.display()
         ))
     })?;
-    Ok(checkpoint::load(&bytes, &device(backend)?.0)?)
+    let device = device(backend)?.0;
+    Ok(match images {
+        Some(images) => checkpoint::load_with_images(&bytes, images, &device)?,
+        None => checkpoint::load(&bytes, &device)?,
+    })
 }
 
+/// What `sample --out` writes, by its extension.
+enum SampleFormat {
+    Csv,
+    Idx,
+    Png,
+}
+
+fn sample_format(path: &Path, images: bool) -> Result<SampleFormat, CliError> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match (extension.as_deref(), images) {
+        (Some("idx"), true) => Ok(SampleFormat::Idx),
+        (Some("png"), true) => Ok(SampleFormat::Png),
+        (_, true) => Err(CliError::input(format!(
+            "an image run's samples are written as FILE.idx (IDX3, MNIST's format) or FILE.png (a grid), not `{}`",
+            path.display()
+        ))),
+        (Some("idx" | "png"), false) => Err(CliError::input(
+            "a 2D run's samples are points: write them to a .csv file",
+        )),
+        (_, false) => Ok(SampleFormat::Csv),
+    }
+}
+
+/// Columns of the PNG grid `sample` writes.
+const GRID_COLUMNS: usize = 16;
+
 pub fn sample(args: SampleArgs) -> Result<String, CliError> {
-    let trainer = load(&args.checkpoint, &args.backend)?;
+    let trainer = load(&args.checkpoint, &args.backend, None)?;
+    let format = sample_format(&args.out, trainer.transform.image_shape().is_some())?;
     let kind = SamplerKind::from_name(&args.sampler).map_err(|e| CliError::input(e.to_string()))?;
     let mut sampler = SamplerConfig::new(kind);
     if let Some(steps) = args.steps {
@@ -280,12 +474,29 @@ pub fn sample(args: SampleArgs) -> Result<String, CliError> {
             args.n
         )));
     }
-    let points = pollster::block_on(tensor_sampler::generate(
-        &trainer, &sampler, args.n, args.seed,
-    ))?;
-    write(&args.out, crate::data::points_to_csv(&points).as_bytes())?;
+    let count = match format {
+        SampleFormat::Csv => {
+            let points = pollster::block_on(tensor_sampler::generate(
+                &trainer, &sampler, args.n, args.seed,
+            ))?;
+            write(&args.out, crate::data::points_to_csv(&points).as_bytes())?;
+            points.len()
+        }
+        SampleFormat::Idx | SampleFormat::Png => {
+            let images = pollster::block_on(tensor_sampler::generate_images(
+                &trainer, &sampler, args.n, args.seed,
+            ))?;
+            let bytes = match format {
+                SampleFormat::Png => image_out::encode_png_grid(&images, GRID_COLUMNS)
+                    .map_err(|e| CliError::input(e.to_string()))?,
+                _ => image_out::encode_idx_images(&images),
+            };
+            write(&args.out, &bytes)?;
+            images.n
+        }
+    };
     json(
-        &serde_json::json!({ "samples": points.len(), "sampler": kind.name(), "steps": sampler.steps, "out": args.out }),
+        &serde_json::json!({ "samples": count, "sampler": kind.name(), "steps": sampler.steps, "out": args.out }),
     )
 }
 
@@ -293,44 +504,66 @@ pub fn sample(args: SampleArgs) -> Result<String, CliError> {
 pub struct Evaluation {
     #[serde(flatten)]
     pub bpd: BitsPerDim,
-    /// The exact likelihood of the probability-flow ODE (absent with `--ode-steps 0`).
+    /// The exact likelihood of the probability-flow ODE (2D; absent with `--ode-steps 0`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub ode: Option<OdeBitsPerDim>,
-    pub energy_distance: f64,
+    /// 2D: energy distance between samples and held-out points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_distance: Option<f64>,
     pub points: usize,
     pub step: u64,
 }
 
 pub fn eval(args: EvalArgs) -> Result<String, CliError> {
-    let trainer = load(&args.checkpoint, &args.backend)?;
-    let mut held_out = trainer.standardizer.inverse_all(&trainer.test);
-    if let Some(n) = args.n {
-        if n == 0 {
-            return Err(CliError::input("--n must be at least 1"));
+    let config = checkpoint_config(&args.checkpoint)?;
+    let images = images_for(&config.dataset, args.data_dir.as_deref())?;
+    let trainer = load(&args.checkpoint, &args.backend, images.as_ref())?;
+    let (bpd, points) = held_out_bits(&trainer, args.n)?;
+    let (ode, energy_distance) = match trainer.transform.image_shape() {
+        Some(_) => (None, None),
+        None => {
+            let held_out: Vec<[f64; 2]> = trainer.test_points().into_iter().take(points).collect();
+            let ode = match args.ode_steps {
+                0 => None,
+                steps => Some(pollster::block_on(tensor_sampler::ode_bits_per_dim(
+                    &trainer, &held_out, steps,
+                ))?),
+            };
+            (ode, Some(quality(&trainer, trainer.config.seed)?))
         }
-        held_out.truncate(n);
-    }
-    let bpd = pollster::block_on(bits_per_dim(&trainer, &held_out, trainer.config.seed))?;
-    let ode = match args.ode_steps {
-        0 => None,
-        steps => Some(pollster::block_on(tensor_sampler::ode_bits_per_dim(
-            &trainer, &held_out, steps,
-        ))?),
     };
     json(&Evaluation {
         bpd,
         ode,
-        energy_distance: quality(&trainer, trainer.config.seed)?,
-        points: held_out.len(),
+        energy_distance,
+        points,
         step: trainer.step_count(),
     })
 }
 
+/// The configuration a checkpoint file holds (to know which data it needs).
+fn checkpoint_config(path: &Path) -> Result<TrainConfig, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::input(format!(
+            "cannot read the checkpoint `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(checkpoint::read_config(&bytes)?)
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Configuration to time (default: the VDM 2D colab network, 2 × 512, batch 1024).
+    /// Configuration to time (default: the VDM 2D colab network, 2 × 512, batch 1024); with
+    /// `--dataset mnist`, the U-Net's size (tiny, small).
     #[arg(long, default_value = "vdm-colab")]
     pub preset: String,
+    /// The preset's own dataset unless given; `mnist` times the U-Net.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// For MNIST: the folder with its IDX files.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Timed steps after the first (which includes kernel compilation).
     #[arg(long, default_value_t = 200)]
     pub steps: u64,
@@ -343,8 +576,9 @@ pub struct BenchReport {
     pub preset: String,
     pub backend: String,
     pub batch: usize,
-    pub width: usize,
-    pub depth: usize,
+    /// The network's configuration.
+    pub model: ModelConfig,
+    pub params: usize,
     /// Wall time of the first step, including kernel compilation on a GPU backend.
     pub first_step_s: f64,
     pub steps: u64,
@@ -387,8 +621,12 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
             "--steps must be at least 1: a rate needs timed steps",
         ));
     }
-    let config = preset(&args.preset)?;
-    let (mut trainer, backend) = trainer_on(config.clone(), &args.backend)?;
+    let config = match &args.dataset {
+        Some(dataset) => preset_for(dataset, &args.preset)?,
+        None => preset(&args.preset)?,
+    };
+    let images = images_for(&config.dataset, args.data_dir.as_deref())?;
+    let (mut trainer, backend) = trainer_on(config.clone(), images.as_ref(), &args.backend)?;
     let start = Instant::now();
     trainer.step()?;
     pollster::block_on(trainer.collect())?;
@@ -419,8 +657,8 @@ pub fn bench(args: BenchArgs) -> Result<String, CliError> {
         preset: args.preset,
         backend,
         batch: config.batch,
-        width: config.model.width,
-        depth: config.model.depth,
+        params: trainer.parameter_count(),
+        model: config.model,
         first_step_s,
         steps: args.steps,
         steps_per_s,

@@ -62,6 +62,9 @@ pub enum DataError {
     /// IDX bytes that are gzip-compressed (the files are distributed as `.gz`).
     #[error("the {what} file is gzip-compressed; decompress it first (gunzip), the decoder reads raw IDX")]
     IdxGzipped { what: &'static str },
+    /// gzip bytes that cannot be decompressed, or that would decompress past the cap.
+    #[error("gzip: {0}")]
+    Gzip(String),
     /// IDX bytes whose magic number is not the one expected.
     #[error("the {what} file has magic number 0x{found:08x}; expected 0x{expected:08x} (IDX, unsigned bytes, {dims} dimension(s))")]
     IdxMagic {

@@ -2,6 +2,8 @@
 
 pub mod dataset;
 pub mod error;
+pub mod gzip;
+pub mod image_out;
 pub mod mnist;
 pub mod points_csv;
 pub mod spectrum;

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
+use super::data::{DataTransform, ImageSet};
 use super::fused;
 use super::state::{parameter_count, TrainState, COPIES};
 use super::train::Trainer;
@@ -33,7 +34,9 @@ struct Header {
     /// The ChaCha stream's word position, as a decimal string (a u128 does not fit a JSON number
     /// that every reader parses exactly).
     rng_word_pos: String,
-    standardizer: Standardizer,
+    /// The fitted standardisation of 2D data (images have none: their map is fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    standardizer: Option<Standardizer>,
     shapes: Vec<Vec<usize>>,
 }
 
@@ -56,7 +59,11 @@ pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
         step: state.step,
         adam_t: state.adam_t,
         rng_word_pos: state.rng_word_pos.to_string(),
-        standardizer: trainer.standardizer,
+        standardizer: trainer
+            .transform
+            .image_shape()
+            .is_none()
+            .then(|| trainer.standardizer()),
         shapes: state.shapes,
     };
     let header = serde_json::to_vec(&header).map_err(|e| CheckpointError::Write(e.to_string()))?;
@@ -102,7 +109,7 @@ pub enum CheckpointError {
 /// A checkpoint taken apart and checked, before anything is built from it.
 struct Parsed {
     config: TrainConfig,
-    standardizer: Standardizer,
+    standardizer: Option<Standardizer>,
     state: TrainState,
 }
 
@@ -152,10 +159,12 @@ fn floats(payload: &[u8]) -> Result<Vec<f32>, CheckpointError> {
     Ok(values)
 }
 
-/// The parameter shapes the configuration's network has, from the configuration alone (nothing
-/// is allocated), so a header that disagrees with its own configuration is caught first.
-fn expected_shapes(config: &TrainConfig) -> Vec<Vec<usize>> {
-    fused::shape(&config.model, 2, config.batch).parameter_shapes()
+/// The parameter shapes the configuration's MLP has, from the configuration alone (nothing is
+/// allocated), so a header that disagrees with its own configuration is caught first. A U-Net's
+/// size is bounded by its validated configuration; its shapes are checked once it is built.
+fn expected_shapes(config: &TrainConfig) -> Option<Vec<Vec<usize>>> {
+    let mlp = config.model.as_mlp()?;
+    Some(fused::shape(mlp, 2, config.batch).parameter_shapes())
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
@@ -167,6 +176,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
             mean: h.standardizer_mean,
             std: h.standardizer_std,
         };
+        let standardizer = Some(standardizer);
         let state = TrainState {
             shapes: h.shapes,
             values: Vec::new(),
@@ -190,7 +200,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
         (h.config, h.standardizer, state)
     };
     config.validate()?;
-    let expected = expected_shapes(&config);
+    let expected = expected_shapes(&config).unwrap_or_else(|| state.shapes.clone());
     if state.shapes != expected {
         return Err(CheckpointError::Shapes {
             stored: state.shapes.len(),
@@ -237,11 +247,36 @@ fn v1_to_state_layout(values: &[f32], shapes: &[Vec<usize>]) -> Vec<f32> {
 
 /// Rebuilds a trainer from checkpoint bytes on `device`: same data, weights, EMA, optimizer
 /// state, step and noise stream. A mismatched or corrupted file is refused with a message, and
-/// its sizes are checked before any network is built.
+/// its sizes are checked before any network is built. An image run (MNIST) restored this way
+/// has no data: it samples, and trains or evaluates once loaded with `load_with_images`.
 pub fn load(bytes: &[u8], device: &burn::prelude::Device) -> Result<Trainer, EngineError> {
+    restore(bytes, None, device)
+}
+
+/// As `load`, with the images of an image run.
+pub fn load_with_images(
+    bytes: &[u8],
+    images: &ImageSet,
+    device: &burn::prelude::Device,
+) -> Result<Trainer, EngineError> {
+    restore(bytes, Some(images), device)
+}
+
+fn restore(
+    bytes: &[u8],
+    images: Option<&ImageSet>,
+    device: &burn::prelude::Device,
+) -> Result<Trainer, EngineError> {
     let parsed = parse(bytes)?;
-    let mut trainer = Trainer::new(parsed.config, device)?;
+    let mut trainer = match images {
+        Some(images) => Trainer::with_images(parsed.config, images, device)?,
+        None => Trainer::new(parsed.config, device)?,
+    };
     trainer.load_state(&parsed.state)?;
-    trainer.standardizer = parsed.standardizer;
+    if let (Some(stored), DataTransform::Points { standardizer, .. }) =
+        (parsed.standardizer, &mut trainer.transform)
+    {
+        *standardizer = stored;
+    }
     Ok(trainer)
 }

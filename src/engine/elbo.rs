@@ -11,6 +11,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::Serialize;
 
+use super::data::Examples;
 use super::sample::SampleError;
 use super::train::Trainer;
 use super::EngineError;
@@ -39,85 +40,140 @@ pub struct BitsPerDim {
 pub enum Decoder {
     /// Continuous data: Gaussian decoder; `log_std_sum` = Σ_j log std_j of the standardisation.
     Gaussian { log_std_sum: f64 },
-    /// 8-bit data: the levels of each coordinate in standardised units.
-    Discrete { levels: [Vec<f64>; 2] },
+    /// 8-bit data: VDM's discrete decoder over the 256 levels of each coordinate.
+    Discrete(ByteGrid),
 }
 
 impl Decoder {
     /// VDM's decoder for `swirl`'s grid (256 levels in [-1, 1]) under `standardizer`.
     pub fn swirl(standardizer: &crate::data::Standardizer) -> Self {
+        Self::Discrete(ByteGrid::swirl(standardizer))
+    }
+}
+
+/// 256 equally spaced levels per coordinate, in model space: level k of coordinate j is
+/// offset_j + k·step_j. One (offset, step) serves every coordinate of an image; 2D data has one
+/// per coordinate (each is standardised on its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ByteGrid {
+    offset: Vec<f64>,
+    step: Vec<f64>,
+}
+
+/// A level's share of the softmax below which the levels further out are left out of its sum:
+/// the logits are a concave quadratic in k, so every level beyond contributes less still.
+const NEGLIGIBLE_LOGIT: f64 = -80.0;
+
+impl ByteGrid {
+    /// MNIST's pixels as VDM encodes them: k ↦ 2(k + ½)/256 − 1 (`data::pixel_value`).
+    pub fn pixels() -> Self {
+        Self {
+            offset: vec![super::data::pixel_value(0)],
+            step: vec![2.0 / 256.0],
+        }
+    }
+
+    /// `swirl`'s levels 2k/255 − 1, standardised per coordinate.
+    pub fn swirl(standardizer: &crate::data::Standardizer) -> Self {
         use crate::data::toy2d::swirl_value;
-        let levels = [0, 1].map(|j| {
-            (0..=255u8)
-                .map(|k| (swirl_value(k) - standardizer.mean[j]) / standardizer.std[j])
-                .collect()
-        });
-        Self::Discrete { levels }
+        let (offset, step) = (0..2)
+            .map(|j| {
+                let s = standardizer.std[j];
+                let offset = (swirl_value(0) - standardizer.mean[j]) / s;
+                (offset, (swirl_value(255) - swirl_value(0)) / 255.0 / s)
+            })
+            .unzip();
+        Self { offset, step }
+    }
+
+    fn coordinate(&self, j: usize) -> (f64, f64) {
+        let j = if self.offset.len() == 1 { 0 } else { j };
+        (self.offset[j], self.step[j])
+    }
+
+    /// E_{z_0 ~ q(z_0|x)}[−log P(x | z_0)] (nats) for one example `x` (model space, on the grid),
+    /// estimated with the given ε per coordinate. P is VDM's: per coordinate, the softmax over
+    /// the levels s_k of −(z_0 − α s_k)²/(2σ²), at the level nearest x_j. Only the levels whose
+    /// logit is within 80 nats of the largest are summed (the rest change the sum by < e⁻⁸⁰ of it),
+    /// so 784 pixels cost a few levels each rather than 256.
+    pub fn reconstruction(&self, x: &[f64], eps: &[f64], lambda_max: f64) -> f64 {
+        let vp = Vp::new(lambda_max);
+        let mut nats = 0.0;
+        for (j, (&xj, &e)) in x.iter().zip(eps).enumerate() {
+            let (offset, step) = self.coordinate(j);
+            let z = vp.z(xj, e);
+            let nearest = |v: f64| ((v - offset) / step).round().clamp(0.0, 255.0);
+            let own = nearest(xj);
+            let logit = |k: f64| -0.5 * ((z - vp.alpha * (offset + k * step)) / vp.sigma).powi(2);
+            // The largest logit is at the level nearest z/α.
+            let centre = nearest(z / vp.alpha);
+            let max = logit(centre);
+            let mut sum = 1.0;
+            for direction in [1.0, -1.0] {
+                let mut k = centre + direction;
+                while (0.0..=255.0).contains(&k) {
+                    let relative = logit(k) - max;
+                    sum += relative.exp();
+                    if relative < NEGLIGIBLE_LOGIT {
+                        break;
+                    }
+                    k += direction;
+                }
+            }
+            nats += max + sum.ln() - logit(own);
+        }
+        nats
     }
 }
 
-/// E_{z_0 ~ q(z_0|x)}[−log P(x | z_0)] for one point under the discrete decoder, estimated with
-/// the given ε per coordinate: the level of x_j is the nearest in `levels[j]`.
-fn discrete_reconstruction(
-    x: &[f64; 2],
-    eps: &[f64; 2],
-    levels: &[Vec<f64>; 2],
-    lambda_max: f64,
-) -> f64 {
-    let vp = Vp::new(lambda_max);
-    let mut nats = 0.0;
-    for j in 0..2 {
-        let z = vp.z(x[j], eps[j]);
-        let own = levels[j]
-            .iter()
-            .copied()
-            .min_by(|a, b| (a - x[j]).abs().total_cmp(&(b - x[j]).abs()))
-            .unwrap_or(x[j]);
-        // log-softmax of −(z − α s_k)²/(2σ²) at the point's own level.
-        let logit = |s: f64| -0.5 * ((z - vp.alpha * s) / vp.sigma).powi(2);
-        let max = levels[j]
-            .iter()
-            .map(|s| logit(*s))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let log_norm = max
-            + levels[j]
-                .iter()
-                .map(|s| (logit(*s) - max).exp())
-                .sum::<f64>()
-                .ln();
-        nats += log_norm - logit(own);
-    }
-    nats
-}
-
-/// The Monte Carlo design of the estimate: for each (standardised) point, LAMBDA_SAMPLES
+/// The Monte Carlo design of the estimate: for each example (model space), LAMBDA_SAMPLES
 /// stratified λ's, and for each an ε; the denoiser is then asked for ε̂ at every row.
 pub struct ElboRows {
-    pub points: Vec<[f64; 2]>,
+    /// The examples, row-major [n, dim].
+    pub x: Vec<f64>,
+    pub dim: usize,
     pub lambda_min: f64,
     pub lambda_max: f64,
-    /// z_λ per row, row-major [rows, 2] (f32: what the network sees).
+    /// z_λ per row, row-major [rows, dim] (f32: what the network sees).
     pub z: Vec<f32>,
     pub lambda: Vec<f64>,
     eps: Vec<f64>,
 }
 
 impl ElboRows {
-    pub fn new(points: Vec<[f64; 2]>, lambda_min: f64, lambda_max: f64, seed: u64) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let rows = points.len() * LAMBDA_SAMPLES;
+    /// Draws the rows of examples `x` ([n, dim] row-major) from a generator seeded with `seed`.
+    pub fn new(x: Vec<f64>, dim: usize, lambda_min: f64, lambda_max: f64, seed: u64) -> Self {
+        Self::draw(
+            x,
+            dim,
+            lambda_min,
+            lambda_max,
+            &mut StdRng::seed_from_u64(seed),
+        )
+    }
+
+    /// Draws the rows with `rng`: one generator over several chunks gives the chunks' rows
+    /// exactly as one call for all the examples would.
+    pub fn draw(
+        x: Vec<f64>,
+        dim: usize,
+        lambda_min: f64,
+        lambda_max: f64,
+        rng: &mut StdRng,
+    ) -> Self {
+        let rows = x.len() / dim.max(1) * LAMBDA_SAMPLES;
         let (mut z, mut lambda, mut eps) = (
-            Vec::with_capacity(2 * rows),
+            Vec::with_capacity(dim * rows),
             Vec::with_capacity(rows),
-            Vec::with_capacity(2 * rows),
+            Vec::with_capacity(dim * rows),
         );
-        for x in &points {
+        for example in x.chunks_exact(dim.max(1)) {
             let u0: f64 = rng.random();
             for k in 0..LAMBDA_SAMPLES {
                 let u = (u0 + k as f64 / LAMBDA_SAMPLES as f64).fract();
                 let l = lambda_min + u * (lambda_max - lambda_min);
                 let vp = Vp::new(l);
-                for &xj in x {
+                for &xj in example {
                     let e: f64 = rng.sample(StandardNormal);
                     z.push(vp.z(xj, e) as f32);
                     eps.push(e);
@@ -126,7 +182,8 @@ impl ElboRows {
             }
         }
         Self {
-            points,
+            x,
+            dim,
             lambda_min,
             lambda_max,
             z,
@@ -135,9 +192,8 @@ impl ElboRows {
         }
     }
 
-    /// −ELBO terms (nats, standardised space) from the denoiser's ε̂ at every row, then bits/dim
-    /// for the data as given, with the reconstruction term of `decoder`.
-    pub fn finish(&self, eps_hat: &[f64], decoder: &Decoder) -> Result<BitsPerDim, EngineError> {
+    /// −ELBO terms (nats, model space) of every example from the denoiser's ε̂ at every row.
+    pub fn sums(&self, eps_hat: &[f64], decoder: &Decoder) -> Result<ElboSums, EngineError> {
         if eps_hat.len() != self.eps.len() {
             return Err(SampleError::Denoiser(format!(
                 "{} ε̂ values for {} rows",
@@ -146,24 +202,19 @@ impl ElboRows {
             ))
             .into());
         }
-        let (mut total, mut total_sq, mut prior_sum, mut diffusion_sum) = (0.0, 0.0, 0.0, 0.0);
-        let mut recon_sum = 0.0;
-        let log_std_sum = match decoder {
-            Decoder::Gaussian { log_std_sum } => *log_std_sum,
-            Decoder::Discrete { .. } => 0.0,
-        };
-        for (i, x) in self.points.iter().enumerate() {
+        let mut sums = ElboSums::default();
+        let per_example = LAMBDA_SAMPLES * self.dim;
+        for (i, x) in self.x.chunks_exact(self.dim.max(1)).enumerate() {
+            let rows = i * per_example..(i + 1) * per_example;
             let recon = match decoder {
-                Decoder::Gaussian { .. } => reconstruction(2, self.lambda_max),
-                // z_0 reuses the point's first ε: each term keeps its expectation, so the sum
+                Decoder::Gaussian { .. } => reconstruction(self.dim, self.lambda_max),
+                // z_0 reuses the example's first ε: each term keeps its expectation, so the sum
                 // stays unbiased.
-                Decoder::Discrete { levels } => {
-                    let e = &self.eps[i * LAMBDA_SAMPLES * 2..i * LAMBDA_SAMPLES * 2 + 2];
-                    discrete_reconstruction(x, &[e[0], e[1]], levels, self.lambda_max)
+                Decoder::Discrete(grid) => {
+                    let eps = &self.eps[rows.start..rows.start + self.dim];
+                    grid.reconstruction(x, eps, self.lambda_max)
                 }
             };
-            recon_sum += recon;
-            let rows = i * LAMBDA_SAMPLES * 2..(i + 1) * LAMBDA_SAMPLES * 2;
             let sq: f64 = self.eps[rows.clone()]
                 .iter()
                 .zip(&eps_hat[rows])
@@ -171,36 +222,82 @@ impl ElboRows {
                 .sum();
             // ½ ∫ f dλ ≈ ½ (λ_max − λ_min) · the mean over the λ samples.
             let diffusion = 0.5 * (self.lambda_max - self.lambda_min) * sq / LAMBDA_SAMPLES as f64;
-            let prior = prior_kl(x, self.lambda_min);
-            let nats = prior + recon + diffusion;
-            prior_sum += prior;
-            diffusion_sum += diffusion;
-            total += nats;
-            total_sq += nats * nats;
+            sums.add(prior_kl(x, self.lambda_min), recon, diffusion);
         }
-        let n = self.points.len() as f64;
-        let to_bpd = 1.0 / (2.0 * std::f64::consts::LN_2);
-        let mean = total / n;
-        let variance = (total_sq / n - mean * mean).max(0.0);
-        Ok(BitsPerDim {
-            bpd: (mean + log_std_sum) * to_bpd,
-            bpd_prior: prior_sum / n * to_bpd,
-            bpd_recon: recon_sum / n * to_bpd,
-            bpd_diffusion: diffusion_sum / n * to_bpd,
-            bpd_jacobian: log_std_sum * to_bpd,
-            bpd_stderr: (variance / n).sqrt() * to_bpd,
-            discrete: matches!(decoder, Decoder::Discrete { .. }),
-        })
+        Ok(sums)
+    }
+
+    /// −ELBO in bits/dim of the data as given, with the reconstruction term of `decoder`.
+    pub fn finish(&self, eps_hat: &[f64], decoder: &Decoder) -> Result<BitsPerDim, EngineError> {
+        Ok(self.sums(eps_hat, decoder)?.bits_per_dim(self.dim, decoder))
     }
 }
 
-/// −ELBO in bits/dim averaged over `points` (data space), with the EMA model.
-pub async fn bits_per_dim(
+/// Running sums of the −ELBO's terms over examples (nats, model space).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ElboSums {
+    n: usize,
+    total: f64,
+    total_sq: f64,
+    prior: f64,
+    recon: f64,
+    diffusion: f64,
+}
+
+impl ElboSums {
+    fn add(&mut self, prior: f64, recon: f64, diffusion: f64) {
+        let nats = prior + recon + diffusion;
+        self.n += 1;
+        self.total += nats;
+        self.total_sq += nats * nats;
+        self.prior += prior;
+        self.recon += recon;
+        self.diffusion += diffusion;
+    }
+
+    pub fn merge(&mut self, other: &Self) {
+        self.n += other.n;
+        self.total += other.total;
+        self.total_sq += other.total_sq;
+        self.prior += other.prior;
+        self.recon += other.recon;
+        self.diffusion += other.diffusion;
+    }
+
+    /// Means in bits per dimension of `dim`-dimensional data as given (the Gaussian decoder's
+    /// standardisation Jacobian added).
+    pub fn bits_per_dim(&self, dim: usize, decoder: &Decoder) -> BitsPerDim {
+        let log_std_sum = match decoder {
+            Decoder::Gaussian { log_std_sum } => *log_std_sum,
+            Decoder::Discrete(_) => 0.0,
+        };
+        let n = self.n as f64;
+        let to_bpd = 1.0 / (dim as f64 * std::f64::consts::LN_2);
+        let mean = self.total / n;
+        let variance = (self.total_sq / n - mean * mean).max(0.0);
+        BitsPerDim {
+            bpd: (mean + log_std_sum) * to_bpd,
+            bpd_prior: self.prior / n * to_bpd,
+            bpd_recon: self.recon / n * to_bpd,
+            bpd_diffusion: self.diffusion / n * to_bpd,
+            bpd_jacobian: log_std_sum * to_bpd,
+            bpd_stderr: (variance / n).sqrt() * to_bpd,
+            discrete: matches!(decoder, Decoder::Discrete(_)),
+        }
+    }
+}
+
+/// Values per batch of ELBO rows (z's): 16 384 rows of 2D points, 334 of MNIST's 784 pixels.
+const ROW_VALUES: usize = 1 << 18;
+
+/// −ELBO in bits/dim of `examples` (model space) with the EMA model, in chunks of examples so
+/// that memory stays bounded for images; the rows are those of one draw for all examples.
+pub async fn bits_per_dim_of(
     trainer: &Trainer,
-    points: &[[f64; 2]],
+    examples: &Examples,
     seed: u64,
 ) -> Result<BitsPerDim, EngineError> {
-    if points.is_empty() {
+    if examples.is_empty() {
         return Err(crate::data::DataError::TooFewPoints {
             what: "evaluation",
             min: 1,
@@ -209,18 +306,33 @@ pub async fn bits_per_dim(
         .into());
     }
     let config = &trainer.config;
-    let standardised: Vec<[f64; 2]> = points
-        .iter()
-        .map(|p| trainer.standardizer.forward(*p))
-        .collect();
-    let rows = ElboRows::new(standardised, config.lambda_min, config.lambda_max, seed);
-    let eps_hat = super::tensor_sampler::eps_hat_rows(trainer, &rows.z, &rows.lambda).await?;
-    let decoder = if trainer.is_discrete_8bit() {
-        Decoder::swirl(&trainer.standardizer)
-    } else {
-        Decoder::Gaussian {
-            log_std_sum: -trainer.standardizer.log_abs_det_jacobian(),
-        }
-    };
-    rows.finish(&eps_hat, &decoder)
+    let dim = examples.dim();
+    let decoder = trainer.transform.decoder();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let per_chunk = (ROW_VALUES / (LAMBDA_SAMPLES * dim)).max(1);
+    let mut sums = ElboSums::default();
+    for start in (0..examples.len()).step_by(per_chunk) {
+        let end = (start + per_chunk).min(examples.len());
+        let rows = ElboRows::draw(
+            examples.rows(start..end),
+            dim,
+            config.lambda_min,
+            config.lambda_max,
+            &mut rng,
+        );
+        let eps_hat = super::tensor_sampler::eps_hat_rows(trainer, &rows.z, &rows.lambda).await?;
+        sums.merge(&rows.sums(&eps_hat, &decoder)?);
+        super::yield_to_host().await;
+    }
+    Ok(sums.bits_per_dim(dim, &decoder))
+}
+
+/// −ELBO in bits/dim averaged over 2D `points` (data space), with the EMA model.
+pub async fn bits_per_dim(
+    trainer: &Trainer,
+    points: &[[f64; 2]],
+    seed: u64,
+) -> Result<BitsPerDim, EngineError> {
+    let standardised = trainer.transform.standardizer().forward_all(points);
+    bits_per_dim_of(trainer, &Examples::from_points(&standardised), seed).await
 }

@@ -2,7 +2,7 @@
 //! moments and EMA live in the kernel's arena in the training state's own layout, so loading and
 //! reading a state is one copy each way.
 
-use super::config::ModelConfig;
+use super::config::MlpConfig;
 use super::model::Denoiser;
 use super::objective::PreparedBatch;
 use super::optim::StepScalars;
@@ -14,7 +14,7 @@ use crate::gpu::mlp_train::{FusedMlp, StepBatch};
 use crate::gpu::GpuContext;
 
 /// The fused step's view of the MLP `model` describes, on `dim`-dimensional data.
-pub fn shape(model: &ModelConfig, dim: usize, batch: usize) -> MlpShape {
+pub fn shape(model: &MlpConfig, dim: usize, batch: usize) -> MlpShape {
     MlpShape {
         dim,
         width: model.width,

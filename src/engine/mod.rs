@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod device;
 pub mod elbo;
 pub mod fused;
@@ -19,7 +20,6 @@ pub mod state;
 pub mod step;
 pub mod tensor_sampler;
 pub mod train;
-pub mod unet;
 
 pub use config::TrainConfig;
 pub use train::Trainer;

@@ -116,21 +116,22 @@ impl Objective {
         }
     }
 
-    /// Draws λ and ε for every point of `x` (standardised data) and computes what the device and
-    /// the host need. ε is drawn here, with the run's seed, so a run is identical on every backend.
-    pub fn prepare(&self, x: &[[f64; 2]], rng: &mut impl Rng) -> PreparedBatch {
-        let n = x.len();
+    /// Draws λ and ε for every example of `x` (model space, row-major [n, dim]) and computes
+    /// what the device and the host need. ε is drawn here, with the run's seed, so a run is
+    /// identical on every backend.
+    pub fn prepare(&self, x: &[f64], dim: usize, rng: &mut impl Rng) -> PreparedBatch {
+        let n = x.len() / dim.max(1);
         let u = self.draw_u(n, rng);
         let mut batch = PreparedBatch {
-            z: Vec::with_capacity(2 * n),
+            z: Vec::with_capacity(dim * n),
             lambda: Vec::with_capacity(n),
-            target: Vec::with_capacity(2 * n),
+            target: Vec::with_capacity(dim * n),
             coef: Vec::with_capacity(n),
             lambdas: Vec::with_capacity(n),
             eps_factor: Vec::with_capacity(n),
             w: Vec::with_capacity(n),
         };
-        for (point, &u) in x.iter().zip(&u) {
+        for (example, &u) in x.chunks_exact(dim.max(1)).zip(&u) {
             // Keep u off the open ends, where λ(t) of a truncated schedule is exactly λ_max/λ_min
             // but some schedules' derivatives are not finite.
             let lambda = self.schedule.lambda_of(u.clamp(1e-9, 1.0 - 1e-9));
@@ -138,7 +139,7 @@ impl Objective {
             let log_factor = self.target.log_loss_factor(lambda);
             // Eq. 7: importance weight w/p, times the target's factor, times ½ (Eq. 5).
             let log_coef = self.weighting.log_w(lambda) - self.schedule.log_p(lambda) + log_factor;
-            for &xj in point {
+            for &xj in example {
                 let eps: f64 = rng.sample(StandardNormal);
                 let z = vp.z(xj, eps);
                 batch.z.push(z as f32);
@@ -200,10 +201,11 @@ mod tests {
             };
             let objective = Objective::new(&config).unwrap();
             let mut rng = StdRng::seed_from_u64(7);
-            let x = vec![[0.3, -1.1]; 20_000];
-            let batch = objective.prepare(&x, &mut rng);
+            let n = 20_000;
+            let x = [0.3, -1.1].repeat(n);
+            let batch = objective.prepare(&x, 2, &mut rng);
             let mut total = 0.0;
-            for i in 0..x.len() {
+            for i in 0..n {
                 let (c, d) = objective.eps_coefficients(batch.lambdas[i]);
                 let mut err = 0.0;
                 for j in 0..2 {
@@ -214,7 +216,7 @@ mod tests {
                 }
                 total += f64::from(batch.coef[i]) * err;
             }
-            let estimate = total / x.len() as f64;
+            let estimate = total / n as f64;
             let exact = 0.5 * 2.0 * (config.lambda_max - config.lambda_min);
             assert!(
                 (estimate / exact - 1.0).abs() < 0.03,

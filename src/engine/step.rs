@@ -89,7 +89,7 @@ impl BurnStep {
 impl StepEngine for BurnStep {
     fn push(&mut self, batch: &PreparedBatch, scalars: &StepScalars) -> Result<(), EngineError> {
         let examples = batch.lambda.len();
-        let dim = self.model.dim();
+        let dim = batch.z.len() / examples.max(1);
         let device = &self.device;
         let upload = |values: &[f32], cols: usize| {
             Tensor::<2>::from_data(TensorData::new(values.to_vec(), [examples, cols]), device)

@@ -14,10 +14,12 @@ use super::sample::{sample, SampleError, SamplerBackend, SamplerConfig};
 use super::train::Trainer;
 use super::EngineError;
 
-/// Rows per forward pass when evaluating many points (bounds device memory for large requests).
+/// Rows per forward pass when evaluating many 2D points, and values per pass for larger
+/// examples (both bound device memory for large requests).
 const CHUNK_ROWS: usize = 16_384;
+const CHUNK_VALUES: usize = 1 << 17;
 
-/// ε̂ for rows of (z, λ) with the EMA model: z row-major [n, 2] in standardised space.
+/// ε̂ for rows of (z, λ) with the EMA model: z row-major [n, d] in model space.
 pub async fn eps_hat_rows(
     trainer: &Trainer,
     z: &[f32],
@@ -41,17 +43,20 @@ pub async fn eps_hat_with(
     lambda: &[f64],
 ) -> Result<Vec<f64>, EngineError> {
     let rows = lambda.len();
-    if z.len() != 2 * rows {
-        return Err(
-            SampleError::Denoiser(format!("{} z values for {rows} rows of 2", z.len())).into(),
-        );
+    if rows == 0 && z.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut out = Vec::with_capacity(2 * rows);
-    for start in (0..rows).step_by(CHUNK_ROWS) {
-        let end = (start + CHUNK_ROWS).min(rows);
+    if rows == 0 || !z.len().is_multiple_of(rows) {
+        return Err(SampleError::Denoiser(format!("{} z values for {rows} rows", z.len())).into());
+    }
+    let dim = z.len() / rows;
+    let chunk = CHUNK_ROWS.min(CHUNK_VALUES / dim).max(1);
+    let mut out = Vec::with_capacity(dim * rows);
+    for start in (0..rows).step_by(chunk) {
+        let end = (start + chunk).min(rows);
         let n = end - start;
         let zs = Tensor::<2>::from_data(
-            TensorData::new(z[2 * start..2 * end].to_vec(), [n, 2]),
+            TensorData::new(z[dim * start..dim * end].to_vec(), [n, dim]),
             device,
         );
         let ls: Vec<f32> = lambda[start..end].iter().map(|l| *l as f32).collect();
@@ -60,9 +65,9 @@ pub async fn eps_hat_with(
         let y = super::read_f32(prediction).await?;
         for (row, l) in lambda[start..end].iter().enumerate() {
             let (c, d) = objective.eps_coefficients(*l);
-            for j in 0..2 {
-                let idx = 2 * row + j;
-                out.push(c * f64::from(z[2 * start + idx]) + d * f64::from(y[idx]));
+            for j in 0..dim {
+                let idx = dim * row + j;
+                out.push(c * f64::from(z[dim * start + idx]) + d * f64::from(y[idx]));
             }
         }
     }
@@ -89,10 +94,10 @@ impl<'a> TensorBackend<'a> {
         }
     }
 
-    /// n points of N(0, I) in 2D.
-    pub fn prior(&mut self, n: usize) -> Tensor<2> {
-        let values: Vec<f32> = (0..2 * n).map(|_| self.normal()).collect();
-        Tensor::from_data(TensorData::new(values, [n, 2]), &self.device)
+    /// n draws of N(0, I) of `dim` values each.
+    pub fn prior(&mut self, n: usize, dim: usize) -> Tensor<2> {
+        let values: Vec<f32> = (0..dim * n).map(|_| self.normal()).collect();
+        Tensor::from_data(TensorData::new(values, [n, dim]), &self.device)
     }
 
     fn normal(&mut self) -> f32 {
@@ -115,7 +120,7 @@ impl SamplerBackend for TensorBackend<'_> {
     fn lincomb(&self, terms: &[(f64, &Tensor<2>)]) -> Tensor<2> {
         let mut iter = terms.iter();
         let Some((c0, b0)) = iter.next() else {
-            return Tensor::zeros([0, 2], &self.device);
+            return Tensor::zeros([0, 0], &self.device);
         };
         iter.fold((*b0).clone().mul_scalar(*c0), |acc, (c, b)| {
             acc + (*b).clone().mul_scalar(*c)
@@ -152,8 +157,33 @@ pub fn within_training_range(trainer: &Trainer, config: &SamplerConfig) -> Sampl
     clipped
 }
 
-/// n samples in data space from the trained (EMA) model with the given sampler (its λ range
-/// clipped to the training range).
+/// n samples in model space from the trained (EMA) model with the given sampler (its λ range
+/// clipped to the training range), row-major [n, d], drawn in batches of `batch` (one noise
+/// stream for all, so the result depends on the seed and the batch, not on anything else).
+pub async fn generate_rows(
+    trainer: &Trainer,
+    config: &SamplerConfig,
+    n: usize,
+    batch: usize,
+    seed: u64,
+) -> Result<Vec<f32>, EngineError> {
+    let config = within_training_range(trainer, config);
+    let dim = trainer.transform.dim();
+    let mut backend = TensorBackend::new(trainer, seed);
+    let mut rows = Vec::with_capacity(n * dim);
+    let mut done = 0;
+    while done < n {
+        let count = batch.max(1).min(n - done);
+        let start = backend.prior(count, dim);
+        let x = sample(&mut backend, start, &config)?;
+        rows.extend(super::read_f32(x).await?);
+        done += count;
+        super::yield_to_host().await;
+    }
+    Ok(rows)
+}
+
+/// n 2D samples in data space from the trained (EMA) model (see `generate_rows`).
 pub async fn generate(
     trainer: &Trainer,
     config: &SamplerConfig,
@@ -162,11 +192,40 @@ pub async fn generate(
 ) -> Result<Vec<[f64; 2]>, EngineError> {
     let config = within_training_range(trainer, config);
     let mut backend = TensorBackend::new(trainer, seed);
-    let start = backend.prior(n);
+    let start = backend.prior(n, 2);
     let x = sample(&mut backend, start, &config)?;
     let standardised = read_points(x).await?;
-    Ok(trainer.standardizer.inverse_all(&standardised))
+    Ok(trainer.transform.standardizer().inverse_all(&standardised))
 }
+
+/// n images from the trained (EMA) model, each pixel at its nearest 8-bit level.
+pub async fn generate_images(
+    trainer: &Trainer,
+    config: &SamplerConfig,
+    n: usize,
+    seed: u64,
+) -> Result<crate::data::Images, EngineError> {
+    let Some([_, rows, cols]) = trainer.transform.image_shape() else {
+        return Err(SampleError::InvalidConfig {
+            field: "dataset",
+            message: "this run's data are points, not images".into(),
+        }
+        .into());
+    };
+    let values = generate_rows(trainer, config, n, IMAGE_BATCH, seed).await?;
+    Ok(crate::data::Images {
+        n,
+        rows,
+        cols,
+        pixels: values
+            .iter()
+            .map(|v| super::data::pixel_level(f64::from(*v)))
+            .collect(),
+    })
+}
+
+/// Images sampled per batch (bounds the U-Net's activations: ~100 MB per layer at 256).
+const IMAGE_BATCH: usize = 256;
 
 impl DivergenceBackend for TensorBackend<'_> {
     /// ε̂ = C·z + D·ŷ, so tr ∂ε̂/∂z = d·C + D·tr ∂ŷ/∂z. The network's Jacobian trace comes from
@@ -187,9 +246,14 @@ impl DivergenceBackend for TensorBackend<'_> {
         let directions =
             Tensor::<2>::from_data(TensorData::new(directions, [dim * n, dim]), &self.device);
         let lambdas = Tensor::<2>::full([dim * n, 1], lambda as f32, &self.device);
-        let (prediction, tangent) = self
-            .model
-            .forward_with_tangent(repeated, lambdas, directions);
+        let mlp = self.model.as_mlp().ok_or_else(|| {
+            SampleError::Denoiser(
+                "the exact ODE likelihood needs the MLP's forward-mode tangents; \
+                 use the ELBO for image models"
+                    .into(),
+            )
+        })?;
+        let (prediction, tangent) = mlp.forward_with_tangent(repeated, lambdas, directions);
         let prediction = prediction.slice([0..n, 0..dim]);
         // Row block j holds ∂ŷ/∂z_j: its column j is the j-th diagonal entry of the Jacobian.
         let diagonal = (0..dim)
@@ -249,12 +313,12 @@ pub async fn ode_bits_per_dim(
         }
         .into());
     }
-    let standardised = trainer.standardizer.forward_all(points);
+    let standardised = trainer.transform.standardizer().forward_all(points);
     let nll = ode_nll_standardised(trainer, &standardised, steps).await?;
     Ok(summarise(
         &nll,
         2,
-        -trainer.standardizer.log_abs_det_jacobian(),
+        -trainer.transform.standardizer().log_abs_det_jacobian(),
         steps,
     ))
 }
@@ -281,8 +345,8 @@ pub async fn log_density_grid(
     let points: Vec<[f64; 2]> = (0..size)
         .flat_map(|row| (0..size).map(move |col| [cell(col, x0, x1), cell(size - 1 - row, y0, y1)]))
         .collect();
-    let standardised = trainer.standardizer.forward_all(&points);
+    let standardised = trainer.transform.standardizer().forward_all(&points);
     let nll = ode_nll_standardised(trainer, &standardised, steps).await?;
-    let log_jacobian = trainer.standardizer.log_abs_det_jacobian();
+    let log_jacobian = trainer.transform.standardizer().log_abs_det_jacobian();
     Ok(nll.iter().map(|v| -v + log_jacobian).collect())
 }

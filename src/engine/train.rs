@@ -7,6 +7,7 @@ use burn::prelude::*;
 use rand::Rng;
 
 use super::config::TrainConfig;
+use super::data::{DataTransform, Examples, ImageSet, RunData};
 use super::fused::{self, FusedStep};
 use super::model::Denoiser;
 use super::objective::{Objective, PreparedBatch, TrainSchedule};
@@ -14,9 +15,8 @@ use super::optim::StepScalars;
 use super::state::{load_module, shapes_of, train_rng, TrainRng, TrainState};
 use super::step::{BurnStep, StepEngine};
 use super::EngineError;
-use crate::data::{Dataset, Standardizer};
+use crate::data::{DataError, Standardizer};
 use crate::gpu::GpuContext;
-use crate::theory::Gmm;
 
 /// Bins of the per-λ loss histogram f(λ) = E‖ε − ε̂‖² shown next to w(λ) and p(λ).
 pub const HISTOGRAM_BINS: usize = 50;
@@ -90,10 +90,11 @@ pub struct Trainer {
     ema: Denoiser,
     ema_stale: bool,
     pub objective: Objective,
-    pub standardizer: Standardizer,
-    /// Standardised training and held-out points.
-    pub train: Vec<[f64; 2]>,
-    pub test: Vec<[f64; 2]>,
+    /// How the data as given maps to the model's space (and what that does to the likelihood).
+    pub transform: DataTransform,
+    /// Training and held-out examples in the model's space.
+    pub train: Examples,
+    pub test: Examples,
     rng: TrainRng,
     step: u64,
     adam_t: u64,
@@ -105,22 +106,32 @@ pub struct Trainer {
 
 impl Trainer {
     /// Builds data, model and optimizer for `config` on `device` (an autodiff device is made
-    /// from it). Fails with a message for any invalid setting or data.
+    /// from it). Fails with a message for any invalid setting or data. MNIST's images are not
+    /// generated but handed over: see `with_images` (without them a run can only sample).
     pub fn new(config: TrainConfig, device: &Device) -> Result<Self, EngineError> {
+        Self::build(config, None, device)
+    }
+
+    /// As `new`, with the images an image dataset (MNIST) trains and is evaluated on.
+    pub fn with_images(
+        config: TrainConfig,
+        images: &ImageSet,
+        device: &Device,
+    ) -> Result<Self, EngineError> {
+        Self::build(config, Some(images), device)
+    }
+
+    fn build(
+        config: TrainConfig,
+        images: Option<&ImageSet>,
+        device: &Device,
+    ) -> Result<Self, EngineError> {
         config.validate()?;
-        let dataset = dataset_for(&config)?;
-        let split = dataset.split(config.n_train, config.n_test, config.seed)?;
-        let standardizer = Standardizer::fit(&split.train)?;
-        let train: Vec<[f64; 2]> = split
-            .train
-            .iter()
-            .map(|p| standardizer.forward(*p))
-            .collect();
-        let test: Vec<[f64; 2]> = split
-            .test
-            .iter()
-            .map(|p| standardizer.forward(*p))
-            .collect();
+        let RunData {
+            transform,
+            train,
+            test,
+        } = RunData::for_config(&config, images)?;
         let device = device.clone().autodiff();
         let model = {
             // burn draws initial weights from one generator per backend, shared by the process:
@@ -129,7 +140,7 @@ impl Trainer {
             static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
             let _drawing = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             device.seed(config.seed);
-            Denoiser::new(&config.model, 2, &device)
+            Denoiser::new(&config.model, &transform.shape(), &device)?
         };
         let shapes = shapes_of(&model);
         let burn = BurnStep::new(model, &device);
@@ -145,7 +156,7 @@ impl Trainer {
             ema,
             ema_stale: false,
             objective,
-            standardizer,
+            transform,
             train,
             test,
             rng,
@@ -162,9 +173,15 @@ impl Trainer {
     /// fewer GPU dispatches). The current training state goes with it. Fails, leaving the
     /// trainer where it was, when the device cannot hold the network.
     pub async fn use_fused(&mut self, ctx: &GpuContext) -> Result<(), EngineError> {
+        let Some(mlp) = self.config.model.as_mlp() else {
+            return Err(EngineError::InvalidConfig {
+                field: "model",
+                message: "the fused WGSL step trains the MLP; the U-Net trains on burn".into(),
+            });
+        };
+        let shape = fused::shape(mlp, self.transform.dim(), self.config.batch);
         self.collect().await?;
         let state = self.state().await?;
-        let shape = fused::shape(&self.config.model, 2, self.config.batch);
         let fused = FusedStep::new(ctx, shape, &state).await?;
         self.engine = Box::new(fused);
         Ok(())
@@ -238,14 +255,29 @@ impl Trainer {
         }
     }
 
+    /// Trainable values in the network.
+    pub fn parameter_count(&self) -> usize {
+        super::state::parameter_count(&self.shapes)
+    }
+
     pub fn step_count(&self) -> u64 {
         self.step
     }
 
-    /// Whether the run's data lives on the 8-bit grid of `swirl` (then bits/dim use VDM's
-    /// discrete decoder and are bits of a probability mass, not of a density).
+    /// Whether the run's data is 8-bit (`swirl`, images): then bits/dim use VDM's discrete
+    /// decoder and are bits of a probability mass, not of a density.
     pub fn is_discrete_8bit(&self) -> bool {
-        dataset_for(&self.config).is_ok_and(|d| d.is_discrete_8bit())
+        self.transform.is_discrete()
+    }
+
+    /// The standardisation of 2D data (the identity for images).
+    pub fn standardizer(&self) -> Standardizer {
+        self.transform.standardizer()
+    }
+
+    /// The held-out 2D examples as points in data space (empty for images).
+    pub fn test_points(&self) -> Vec<[f64; 2]> {
+        self.standardizer().inverse_all(&self.test.points())
     }
 
     pub fn device(&self) -> &Device {
@@ -259,16 +291,30 @@ impl Trainer {
 
     /// The next step's batch, drawn from the training data and prepared on the host (λ, z, the
     /// target and its weight, from the theory core). `step` trains on it; the benchmark times it.
-    pub fn prepare_batch(&mut self) -> PreparedBatch {
-        let x: Vec<[f64; 2]> = (0..self.config.batch)
-            .map(|_| self.train[self.rng.random_range(0..self.train.len())])
-            .collect();
-        self.objective.prepare(&x, &mut self.rng)
+    /// A run restored without its data (MNIST from a checkpoint alone) has none: then `None`.
+    pub fn prepare_batch(&mut self) -> Option<PreparedBatch> {
+        if self.train.is_empty() {
+            return None;
+        }
+        let dim = self.train.dim();
+        let mut x = Vec::with_capacity(self.config.batch * dim);
+        for _ in 0..self.config.batch {
+            let i = self.rng.random_range(0..self.train.len());
+            self.train.push_row(i, &mut x);
+        }
+        Some(self.objective.prepare(&x, dim, &mut self.rng))
     }
 
     /// One optimisation step. Nothing is read back from the device.
     pub fn step(&mut self) -> Result<(), EngineError> {
-        let mut host = self.prepare_batch();
+        let Some(mut host) = self.prepare_batch() else {
+            return Err(DataError::TooFewPoints {
+                what: "training",
+                min: 1,
+                found: 0,
+            }
+            .into());
+        };
         let t = self.adam_t + 1;
         let scalars = StepScalars::new(
             t,
@@ -353,6 +399,19 @@ impl Trainer {
     /// schedule, which the paper updates each iteration).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn train_blocking(&mut self, steps: u64, collect_every: u64) -> Result<(), EngineError> {
+        self.train_for(steps, collect_every, None)
+    }
+
+    /// As `train_blocking`, stopping early once `time_limit` has passed (checked at each
+    /// collection, so the last steps' losses are always read).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn train_for(
+        &mut self,
+        steps: u64,
+        collect_every: u64,
+        time_limit: Option<std::time::Duration>,
+    ) -> Result<(), EngineError> {
+        let start = std::time::Instant::now();
         let every = if matches!(self.objective.schedule, TrainSchedule::Adaptive(_)) {
             1
         } else {
@@ -362,22 +421,11 @@ impl Trainer {
             self.step()?;
             if (i + 1) % every == 0 || i + 1 == steps {
                 pollster::block_on(self.collect())?;
+                if time_limit.is_some_and(|limit| start.elapsed() >= limit) {
+                    break;
+                }
             }
         }
         pollster::block_on(self.sync_host())
     }
-}
-
-/// The dataset a config names, with its mixture or points.
-fn dataset_for(config: &TrainConfig) -> Result<Dataset, EngineError> {
-    if let Some(points) = &config.points {
-        if config.dataset == "points" {
-            return Ok(Dataset::Points(points.clone()));
-        }
-    }
-    let gmm = match &config.gmm {
-        Some(json) => Some(Gmm::from_json(json)?),
-        None => None,
-    };
-    Ok(Dataset::from_name(&config.dataset, gmm)?)
 }

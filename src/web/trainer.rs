@@ -249,7 +249,7 @@ impl TrainerHandle {
                 lambda_min: h.lambda_min,
                 lambda_max: h.lambda_max,
                 bins: h.mean.iter().map(|v| v.is_finite().then_some(*v)).collect(),
-                prior: api::TrainedLoss::mean_prior(&t.train, h.lambda_min),
+                prior: api::TrainedLoss::mean_prior(&t.train.points(), h.lambda_min),
                 dataset: t.config.dataset.clone(),
                 weighting: t.objective.weighting.name().to_string(),
                 step: t.step_count(),
@@ -260,8 +260,7 @@ impl TrainerHandle {
     /// The held-out points in data space, `[[x, y], ...]`, for drawing under the samples.
     #[wasm_bindgen(js_name = heldOut)]
     pub fn held_out(&self) -> Result<JsValue, JsError> {
-        self.slot
-            .with(|t| to_js(&t.standardizer.inverse_all(&t.test)))
+        self.slot.with(|t| to_js(&t.test_points()))
     }
 
     /// Runs `n` optimisation steps without reading anything back.
@@ -384,16 +383,20 @@ async fn sample_points(
 ) -> Result<Samples, EngineError> {
     let config = crate::engine::tensor_sampler::within_training_range(trainer, config);
     let mut backend = TensorBackend::new(trainer, seed);
-    let start = backend.prior(n);
+    let start = backend.prior(n, 2);
     let (x, path) = sample_with_trajectory(&mut backend, start, &config)?;
-    let points = trainer.standardizer.inverse_all(&read_points(x).await?);
+    let points = trainer.standardizer().inverse_all(&read_points(x).await?);
     let shown = n.min(64);
     let mut trajectories = Vec::with_capacity(path.len());
     for z in path {
         // The latent z_λ itself (VP keeps it at unit scale), mapped back to data units, so the
         // view shows points moving from noise onto the data.
         let head = z.slice([0..shown, 0..2]);
-        trajectories.push(trainer.standardizer.inverse_all(&read_points(head).await?));
+        trajectories.push(
+            trainer
+                .standardizer()
+                .inverse_all(&read_points(head).await?),
+        );
     }
     Ok(Samples {
         points,
@@ -409,7 +412,7 @@ struct Evaluation {
 }
 
 async fn evaluate(trainer: &Trainer, n: usize) -> Result<Evaluation, EngineError> {
-    let mut held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let mut held_out = trainer.test_points();
     held_out.truncate(n);
     let bpd = bits_per_dim(trainer, &held_out, trainer.config.seed).await?;
     // 256 DDIM steps, as the native metrics use: with few steps an ε-model's errors at low λ are
@@ -447,7 +450,7 @@ async fn density_map(
 ) -> Result<DensityMap, EngineError> {
     let log_density = log_density_grid(trainer, bounds, size, steps).await?;
     let as_f32: Vec<f32> = log_density.iter().map(|v| *v as f32).collect();
-    let mut held_out = trainer.standardizer.inverse_all(&trainer.test);
+    let mut held_out = trainer.test_points();
     held_out.truncate(n.max(1));
     Ok(DensityMap {
         rgba: crate::viz::log_density_rgba(&as_f32, 12.0),

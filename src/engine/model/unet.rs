@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 use serde::{Deserialize, Serialize};
 
+use super::conv;
 use crate::gpu::mlp_train::layout::{lambda_frequencies, LAMBDA_SCALE};
 
 /// The U-Net's shape.
@@ -127,15 +128,15 @@ impl ResBlock {
     }
 
     fn forward(&self, x: Tensor<4>, embedding: &Tensor<2>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let h = conv::forward(&self.conv1, silu(self.norm1.forward(x.clone())));
         let [batch, channels] = [h.dims()[0], h.dims()[1]];
         let e = self
             .embed
             .forward(embedding.clone())
             .reshape([batch, channels, 1, 1]);
-        let h = self.conv2.forward(silu(self.norm2.forward(h + e)));
+        let h = conv::forward(&self.conv2, silu(self.norm2.forward(h + e)));
         let skip = match &self.skip {
-            Some(conv) => conv.forward(x),
+            Some(skip) => conv::forward(skip, x),
             None => x,
         };
         skip + h
@@ -315,7 +316,7 @@ impl UNet {
     /// z: [B, 1, 28, 28], lambda: [B, 1] → the prediction of the chosen target, [B, 1, 28, 28].
     pub fn forward(&self, z: Tensor<4>, lambda: Tensor<2>) -> Tensor<4> {
         let emb = self.embedding(lambda);
-        let mut h = self.conv_in.forward(z);
+        let mut h = conv::forward(&self.conv_in, z);
         let mut skips = vec![h.clone()];
         let mut attention = self.down_attention.iter();
         for (level, blocks) in self.down.iter().enumerate() {
@@ -329,7 +330,7 @@ impl UNet {
                 skips.push(h.clone());
             }
             if level < 2 {
-                h = self.downsample[level].forward(h);
+                h = conv::forward(&self.downsample[level], h);
                 skips.push(h.clone());
             }
         }
@@ -351,9 +352,9 @@ impl UNet {
                 }
             }
             if level > 0 {
-                h = self.upsample[i].forward(upsample(h));
+                h = conv::forward(&self.upsample[i], upsample(h));
             }
         }
-        self.conv_out.forward(silu(self.norm_out.forward(h)))
+        conv::forward(&self.conv_out, silu(self.norm_out.forward(h)))
     }
 }

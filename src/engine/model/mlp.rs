@@ -5,12 +5,12 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, silu};
 
-use super::config::ModelConfig;
+use super::MlpConfig;
 // The input embedding is defined once, beside the fused kernel that must compute it identically.
 use crate::gpu::mlp_train::layout::{lambda_frequencies, LAMBDA_SCALE};
 
 #[derive(Module, Debug)]
-pub struct Denoiser {
+pub struct Mlp {
     input: Linear,
     hidden: Vec<Linear>,
     output: Linear,
@@ -19,8 +19,8 @@ pub struct Denoiser {
     lambda_frequencies: usize,
 }
 
-impl Denoiser {
-    pub fn new(config: &ModelConfig, dim: usize, device: &Device) -> Self {
+impl Mlp {
+    pub fn new(config: &MlpConfig, dim: usize, device: &Device) -> Self {
         let features = dim + 2 * dim * config.fourier_octaves + 2 * config.lambda_frequencies + 1;
         Self {
             input: LinearConfig::new(features, config.width).init(device),
