@@ -38,6 +38,7 @@ lint: setup
 	cargo clippy --target $(WASM_TARGET) --lib --bins --tests -- -D warnings
 
 unit: setup data
+	@bash scripts/prune-target.sh
 	cargo test
 
 wasm-test: setup

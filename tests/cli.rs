@@ -740,8 +740,31 @@ fn mnist_trains_samples_and_evaluates_through_files() {
         .unwrap()
         .starts_with(b"\x89PNG\r\n\x1a\n"));
 
-    let evaluation = json(&["eval", "--checkpoint", ckpt, "--n", "2"]);
+    let evaluation = json(&[
+        "eval",
+        "--checkpoint",
+        ckpt,
+        "--n",
+        "2",
+        "--samples",
+        "4",
+        "--sample-steps",
+        "3",
+    ]);
     assert_eq!(evaluation["points"], 2);
+    // Six steps have not taught it digits; real ones score as real digits do.
+    let quality = &evaluation["quality"];
+    assert_eq!(quality["samples"], 4);
+    assert_eq!(quality["real"]["count"], 4);
+    assert!(
+        quality["real"]["confident_share"].as_f64().unwrap() >= 0.75,
+        "{quality}"
+    );
+    assert!(
+        quality["model"]["frechet"].as_f64().unwrap()
+            > quality["real"]["frechet"].as_f64().unwrap(),
+        "{quality}"
+    );
     assert_eq!(evaluation["step"], 6);
     let terms = ["bpd_prior", "bpd_recon", "bpd_diffusion"]
         .map(|t| evaluation[t].as_f64().unwrap())
@@ -808,4 +831,71 @@ fn mnist_trains_samples_and_evaluates_through_files() {
         ],
         &["make data", "--data-dir"],
     );
+}
+
+// `elbo-lab classifier`: `eval` prints the accuracy and the real digits' quality score as JSON;
+// missing data, bad weights and bad arguments are one-line errors, exit code 2.
+
+#[test]
+fn eval_states_accuracy_and_the_real_digits_score() {
+    let out = run(&["classifier", "eval", "--n", "500"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["weights"], "shipped");
+    assert_eq!(v["test_count"], 10_000);
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.95, "{v}");
+    let real = &v["real"];
+    assert_eq!(real["count"], 500);
+    let confident = real["confident_share"].as_f64().unwrap();
+    let entropy = real["label_entropy_bits"].as_f64().unwrap();
+    let frechet = real["frechet"].as_f64().unwrap();
+    assert!(confident > 0.9 && confident <= 1.0, "{v}");
+    assert!(entropy > 3.0 && entropy <= 10f64.log2() + 1e-12, "{v}");
+    assert!(frechet.is_finite() && frechet >= 0.0, "{v}");
+}
+
+#[test]
+fn missing_data_says_how_to_fetch_it() {
+    refused(
+        &["classifier", "eval", "--data-dir", "/nonexistent/mnist"],
+        &["make data", "/nonexistent/mnist"],
+    );
+    refused(
+        &[
+            "classifier",
+            "train",
+            "--data-dir",
+            "/nonexistent/mnist",
+            "--out",
+            "/nonexistent/out.bin",
+        ],
+        &["make data"],
+    );
+}
+
+#[test]
+fn bad_weights_and_arguments_are_refused() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-classifier-{}-weights.bin", std::process::id()));
+    std::fs::write(&path, b"not weights at all").unwrap();
+    let weights = path.to_str().unwrap();
+    refused(
+        &["classifier", "eval", "--weights", weights],
+        &["not classifier weights", weights],
+    );
+    refused(
+        &["classifier", "eval", "--weights", "/nonexistent/w.bin"],
+        &["cannot read the classifier weights"],
+    );
+    refused(&["classifier", "eval", "--n", "1"], &["--n"]);
+    refused(
+        &["classifier", "train", "--epochs", "0", "--out", weights],
+        &["epochs"],
+    );
+    refused(&["classifier", "train"], &["--out"]);
+    refused(&["classifier"], &["train", "eval"]);
+    let _ = std::fs::remove_file(path);
 }

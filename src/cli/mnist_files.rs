@@ -5,8 +5,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use crate::data::mnist::{TEST_IMAGES_FILE, TRAIN_IMAGES_FILE};
-use crate::data::{decode_images, gzip, Images};
+use crate::data::mnist::{
+    TEST_IMAGES_FILE, TEST_LABELS_FILE, TRAIN_IMAGES_FILE, TRAIN_LABELS_FILE,
+};
+use crate::data::{decode_images, decode_labeled, gzip, Images, LabeledImages};
 
 /// Where `make data` (scripts/fetch-data.sh) unpacks MNIST, relative to the project.
 const DEFAULT_DIR: &str = "data/mnist";
@@ -78,5 +80,18 @@ pub fn read_images(dir: Option<&Path>) -> Result<(Images, Images), CliError> {
     Ok((
         decode(&dir, TRAIN_IMAGES_FILE)?,
         decode(&dir, TEST_IMAGES_FILE)?,
+    ))
+}
+
+/// The training and test digits with their labels (the quality classifier's data).
+pub fn read_labeled(dir: Option<&Path>) -> Result<(LabeledImages, LabeledImages), CliError> {
+    let dir = folder(dir);
+    let pair = |images: &str, labels: &str| {
+        decode_labeled(&read_file(&dir, images)?, &read_file(&dir, labels)?)
+            .map_err(|e| CliError::input(format!("MNIST in `{}`: {e}", dir.display())))
+    };
+    Ok((
+        pair(TRAIN_IMAGES_FILE, TRAIN_LABELS_FILE)?,
+        pair(TEST_IMAGES_FILE, TEST_LABELS_FILE)?,
     ))
 }

@@ -4,6 +4,7 @@
 //! writing the output or a device failure. Subcommand groups live in their own files: `theory.rs`,
 //! and `run.rs` for `train`, `sample` and `eval`.
 
+mod classifier;
 mod mnist_files;
 mod run;
 mod theory;
@@ -42,6 +43,9 @@ pub enum Command {
     Eval(run::EvalArgs),
     /// Training steps per second for a preset on a backend (used by `make bench`).
     Bench(run::BenchArgs),
+    /// The MNIST quality classifier: train it, or state its accuracy and real digits' scores.
+    #[command(subcommand)]
+    Classifier(classifier::ClassifierCommand),
 }
 
 /// A failure with the exit code it maps to.
@@ -75,6 +79,7 @@ pub fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Sample(args) => run::sample(args),
         Command::Eval(args) => run::eval(args),
         Command::Bench(args) => run::bench(args),
+        Command::Classifier(cmd) => classifier::execute(cmd),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::CliError;
 use crate::api::{self, ScheduleSpec, WeightingSpec};
 use crate::data::image_out;
+use crate::engine::classifier::{self, QualityScore};
 use crate::engine::config::{preset, ModelConfig, TrainConfig};
 use crate::engine::data::{ImageSet, MNIST};
 use crate::engine::device::{native_description, native_device, native_gpu_context, NativeBackend};
@@ -146,6 +147,17 @@ pub struct EvalArgs {
     /// For MNIST: the folder with its IDX files (as for `train`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// For MNIST: digits sampled for the quality score (the shipped classifier's confident
+    /// share, label entropy and Fréchet distance, beside the same figures for as many real
+    /// training digits); 0 skips it.
+    #[arg(long, default_value_t = 500)]
+    pub samples: usize,
+    /// The sampler of those digits: ancestral ddim heun ode.
+    #[arg(long, default_value = "ddim")]
+    pub sampler: String,
+    /// Its steps.
+    #[arg(long, default_value_t = 100)]
+    pub sample_steps: usize,
     /// RK4 steps of the probability-flow ODE for the exact likelihood (0 skips it).
     #[arg(long, default_value_t = likelihood::DEFAULT_STEPS)]
     pub ode_steps: usize,
@@ -328,7 +340,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// Sample quality of a 2D run: energy distance between model samples and the held-out split
 /// (data space).
-pub fn quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
+pub fn point_quality(trainer: &Trainer, seed: u64) -> Result<f64, CliError> {
     let sampler = SamplerConfig::new(SamplerKind::Ddim);
     let samples = pollster::block_on(tensor_sampler::generate(
         trainer,
@@ -386,7 +398,7 @@ pub fn train(args: TrainArgs) -> Result<String, CliError> {
     let (bpd, evaluated) = held_out_bits(&trainer, args.eval_n)?;
     let energy_distance = match trainer.transform.image_shape() {
         Some(_) => None,
-        None => Some(quality(&trainer, config.seed)?),
+        None => Some(point_quality(&trainer, config.seed)?),
     };
     let summary = Summary {
         loss,
@@ -510,8 +522,71 @@ pub struct Evaluation {
     /// 2D: energy distance between samples and held-out points.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub energy_distance: Option<f64>,
+    /// MNIST: the quality score of sampled digits, beside that of real ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<ImageQuality>,
     pub points: usize,
     pub step: u64,
+}
+
+/// The quality classifier's figures for `samples` model digits and as many real training
+/// digits, each against the statistics of MNIST's 10 000 test digits.
+#[derive(Debug, Serialize)]
+pub struct ImageQuality {
+    pub samples: usize,
+    pub sampler: String,
+    pub sampling_steps: usize,
+    pub model: QualityScore,
+    pub real: QualityScore,
+}
+
+/// Most digits `eval --samples` draws.
+const MAX_QUALITY_SAMPLES: usize = 60_000;
+
+fn image_quality(
+    trainer: &Trainer,
+    images: &ImageSet,
+    args: &EvalArgs,
+) -> Result<Option<ImageQuality>, CliError> {
+    if args.samples == 0 {
+        return Ok(None);
+    }
+    if args.samples < 2 || args.samples > MAX_QUALITY_SAMPLES {
+        return Err(CliError::input(format!(
+            "--samples is {}; draw 0 (no quality score) or 2 to {MAX_QUALITY_SAMPLES} digits",
+            args.samples
+        )));
+    }
+    let kind = SamplerKind::from_name(&args.sampler).map_err(|e| CliError::input(e.to_string()))?;
+    let sampler = SamplerConfig::with_steps(kind, args.sample_steps);
+    sampler
+        .validate()
+        .map_err(|e| CliError::input(e.to_string()))?;
+    let digits = pollster::block_on(tensor_sampler::generate_images(
+        trainer,
+        &sampler,
+        args.samples,
+        trainer.config.seed,
+    ))?;
+    let device = trainer.device().clone().without_autodiff();
+    let judge = classifier::shipped(&device).map_err(classifier_failure)?;
+    let score = |set: &crate::data::Images, reference| {
+        pollster::block_on(classifier::quality(&judge, &device, set, reference))
+            .map_err(classifier_failure)
+    };
+    let reference = pollster::block_on(classifier::reference_stats(&judge, &device, &images.test))
+        .map_err(classifier_failure)?;
+    Ok(Some(ImageQuality {
+        samples: digits.n,
+        sampler: kind.name().to_string(),
+        sampling_steps: sampler.steps,
+        model: score(&digits, &reference)?,
+        real: score(&images.train.first(digits.n), &reference)?,
+    }))
+}
+
+fn classifier_failure(e: classifier::ClassifierError) -> CliError {
+    CliError::input(format!("quality classifier: {e}"))
 }
 
 pub fn eval(args: EvalArgs) -> Result<String, CliError> {
@@ -519,6 +594,10 @@ pub fn eval(args: EvalArgs) -> Result<String, CliError> {
     let images = images_for(&config.dataset, args.data_dir.as_deref())?;
     let trainer = load(&args.checkpoint, &args.backend, images.as_ref())?;
     let (bpd, points) = held_out_bits(&trainer, args.n)?;
+    let quality = match &images {
+        Some(images) => image_quality(&trainer, images, &args)?,
+        None => None,
+    };
     let (ode, energy_distance) = match trainer.transform.image_shape() {
         Some(_) => (None, None),
         None => {
@@ -529,13 +608,14 @@ pub fn eval(args: EvalArgs) -> Result<String, CliError> {
                     &trainer, &held_out, steps,
                 ))?),
             };
-            (ode, Some(quality(&trainer, trainer.config.seed)?))
+            (ode, Some(point_quality(&trainer, trainer.config.seed)?))
         }
     };
     json(&Evaluation {
         bpd,
         ode,
         energy_distance,
+        quality,
         points,
         step: trainer.step_count(),
     })

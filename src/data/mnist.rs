@@ -33,6 +33,17 @@ impl Images {
         self.rows * self.cols
     }
 
+    /// The first `n` images (all of them when there are fewer).
+    pub fn first(&self, n: usize) -> Images {
+        let n = n.min(self.n);
+        Images {
+            n,
+            rows: self.rows,
+            cols: self.cols,
+            pixels: self.pixels[..n * self.pixels_per_image()].to_vec(),
+        }
+    }
+
     /// The pixels of image `i`, or `None` past the end.
     pub fn image(&self, i: usize) -> Option<&[u8]> {
         let size = self.pixels_per_image();

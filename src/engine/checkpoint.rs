@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainConfig;
 use super::data::{DataTransform, ImageSet};
 use super::fused;
+use super::objective::TrainSchedule;
 use super::state::{parameter_count, TrainState, COPIES};
 use super::train::Trainer;
 use super::EngineError;
@@ -37,6 +38,9 @@ struct Header {
     /// The fitted standardisation of 2D data (images have none: their map is fixed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     standardizer: Option<Standardizer>,
+    /// The adaptive schedule's per-bin EMAs (App. F), so a resumed run samples λ as it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adaptive_ema: Option<Vec<f64>>,
     shapes: Vec<Vec<usize>>,
 }
 
@@ -64,6 +68,10 @@ pub async fn save(trainer: &mut Trainer) -> Result<Vec<u8>, EngineError> {
             .image_shape()
             .is_none()
             .then(|| trainer.standardizer()),
+        adaptive_ema: match &trainer.objective.schedule {
+            TrainSchedule::Adaptive(adaptive) => Some(adaptive.ema().to_vec()),
+            TrainSchedule::Fixed(_) => None,
+        },
         shapes: state.shapes,
     };
     let header = serde_json::to_vec(&header).map_err(|e| CheckpointError::Write(e.to_string()))?;
@@ -110,6 +118,7 @@ pub enum CheckpointError {
 struct Parsed {
     config: TrainConfig,
     standardizer: Option<Standardizer>,
+    adaptive_ema: Option<Vec<f64>>,
     state: TrainState,
 }
 
@@ -170,7 +179,7 @@ fn expected_shapes(config: &TrainConfig) -> Option<Vec<Vec<usize>>> {
 fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
     let (version, header, payload) = frame(bytes)?;
     let unreadable = |e: serde_json::Error| CheckpointError::Header(e.to_string());
-    let (config, standardizer, mut state) = if version == 1 {
+    let (config, standardizer, adaptive_ema, mut state) = if version == 1 {
         let h: HeaderV1 = serde_json::from_slice(header).map_err(unreadable)?;
         let standardizer = Standardizer {
             mean: h.standardizer_mean,
@@ -184,7 +193,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
             adam_t: h.adam_t,
             rng_word_pos: 0,
         };
-        (h.config, standardizer, state)
+        (h.config, standardizer, None, state)
     } else {
         let h: Header = serde_json::from_slice(header).map_err(unreadable)?;
         let rng_word_pos = h.rng_word_pos.parse().map_err(|_| {
@@ -197,7 +206,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
             adam_t: h.adam_t,
             rng_word_pos,
         };
-        (h.config, h.standardizer, state)
+        (h.config, h.standardizer, h.adaptive_ema, state)
     };
     config.validate()?;
     let expected = expected_shapes(&config).unwrap_or_else(|| state.shapes.clone());
@@ -225,6 +234,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, EngineError> {
     Ok(Parsed {
         config,
         standardizer,
+        adaptive_ema,
         state,
     })
 }
@@ -273,6 +283,13 @@ fn restore(
         None => Trainer::new(parsed.config, device)?,
     };
     trainer.load_state(&parsed.state)?;
+    if let (Some(ema), TrainSchedule::Adaptive(adaptive)) =
+        (&parsed.adaptive_ema, &mut trainer.objective.schedule)
+    {
+        adaptive
+            .set_ema(ema)
+            .map_err(|e| CheckpointError::Header(format!("the adaptive schedule: {e}")))?;
+    }
     if let (Some(stored), DataTransform::Points { standardizer, .. }) =
         (parsed.standardizer, &mut trainer.transform)
     {

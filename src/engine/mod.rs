@@ -5,6 +5,7 @@
 //! f64 on the host per example; the device only runs the network, its gradient and Adam.
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod device;

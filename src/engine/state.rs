@@ -188,15 +188,20 @@ fn pieces(values: &[f32], shapes: &[Vec<usize>]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// A module with its parameters set, on `device`, from one flat copy in visiting order (not
-/// requiring gradients).
+/// A module with its parameters set, on `device`, from one flat copy in visiting order; on an
+/// autodiff device they require gradients (ready to train).
 pub fn load_module<M: Module>(module: M, values: &[f32], device: &Device) -> M {
     let shapes = shapes_of(&module);
     module.map(&mut Load {
         values: pieces(values, &shapes).into_iter(),
-        device: device.clone(),
-        autodiff: false,
+        device: device.clone().without_autodiff(),
+        autodiff: device.is_autodiff(),
     })
+}
+
+/// Every parameter of a module flattened into one tensor, in visiting order (one readback).
+pub(crate) fn flat_parameters(module: &impl Module) -> Tensor<1> {
+    Tensor::cat(ordered(module).into_iter().map(|(_, _, t)| t).collect(), 0)
 }
 
 /// Writes a state into burn's live model (requiring gradients), its EMA and Adam's moments.

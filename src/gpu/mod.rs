@@ -5,8 +5,8 @@
 
 pub mod density;
 pub mod device;
+mod kernel;
 pub mod mlp_train;
-mod readback;
 
 pub use density::{DensityGrid, DensityKernel};
 pub use device::{GpuContext, GpuError};

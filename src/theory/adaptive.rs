@@ -103,6 +103,26 @@ impl AdaptiveSchedule {
         (b.max(0.0) as usize).min(self.bins() - 1)
     }
 
+    /// Replaces the per-bin EMAs (a restored run's, from `ema()`), refusing a different bin count
+    /// or a value that is not finite and ≥ 0. On error nothing changes.
+    pub fn set_ema(&mut self, ema: &[f64]) -> Result<(), TheoryError> {
+        if ema.len() != self.bins() {
+            return Err(TheoryError::InvalidInput(format!(
+                "{} EMA values for a schedule of {} bins",
+                ema.len(),
+                self.bins()
+            )));
+        }
+        if let Some(bad) = ema.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+            return Err(TheoryError::InvalidInput(format!(
+                "EMA value {bad}; values must be finite and ≥ 0"
+            )));
+        }
+        self.ema = ema.to_vec();
+        self.rebuild_cdf();
+        Ok(())
+    }
+
     /// Folds one training step into the EMAs: the values w(λ_i)‖ε_i - ε̂_i‖² falling in a bin are
     /// averaged and that bin's EMA moves toward the average by (1 - decay); bins without samples
     /// keep their value. λ must lie in [λ_min, λ_max] (up to rounding); values must be finite

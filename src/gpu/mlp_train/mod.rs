@@ -12,7 +12,8 @@ pub mod reference;
 
 use layout::{ArenaLayout, Kernel, MlpShape, Pass, Step};
 
-use super::{readback, GpuContext, GpuError};
+use super::kernel::{self, Binding, Compiled, ValidationScope};
+use super::{GpuContext, GpuError};
 
 /// Steps encoded into one submission at most (fewer for large batches, see `chunk_for`).
 const MAX_CHUNK: usize = 32;
@@ -34,7 +35,8 @@ pub struct FusedMlp {
     shape: MlpShape,
     layout: ArenaLayout,
     passes: Vec<Pass>,
-    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+    /// The pipeline of each of `passes`, looked up once here rather than per dispatch.
+    pass_pipelines: Vec<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     arena: wgpu::Buffer,
     snapshot: wgpu::Buffer,
@@ -51,6 +53,26 @@ pub struct FusedMlp {
 
 fn chunk_for(shape: &MlpShape) -> usize {
     (MAX_CHUNK_FLOATS / shape.slot_len().max(1)).clamp(1, MAX_CHUNK)
+}
+
+/// The pipeline each pass runs, given one per kernel in `Kernel::ALL`'s order.
+fn pipelines_of(
+    passes: &[Pass],
+    pipelines: &[wgpu::ComputePipeline; Kernel::ALL.len()],
+) -> Result<Vec<wgpu::ComputePipeline>, GpuError> {
+    passes
+        .iter()
+        .map(|pass| {
+            Kernel::ALL
+                .iter()
+                .zip(pipelines)
+                .find(|(kernel, _)| **kernel == pass.kernel)
+                .map(|(_, pipeline)| pipeline.clone())
+                .ok_or_else(|| {
+                    GpuError::Validation(format!("no pipeline compiled for {:?}", pass.kernel))
+                })
+        })
+        .collect()
 }
 
 impl FusedMlp {
@@ -77,64 +99,27 @@ impl FusedMlp {
                 allowed_mib: max_binding >> 20,
             });
         }
-        let device = &ctx.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/mlp_train.wgsl"));
-        let uniform = wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: true,
-            min_binding_size: None,
-        };
-        let storage = |read_only| wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        };
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        };
-        let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("mlp_train"),
-            entries: &[
-                entry(0, uniform),
-                entry(1, uniform),
-                entry(2, storage(false)),
-                entry(3, storage(true)),
-                entry(4, storage(false)),
+        let Compiled {
+            layout: bind_layout,
+            pipelines,
+        } = kernel::compile(
+            ctx,
+            "mlp_train",
+            wgpu::include_wgsl!("../../../shaders/mlp_train.wgsl"),
+            &[
+                Binding::UniformDynamic,
+                Binding::UniformDynamic,
+                Binding::StorageReadWrite,
+                Binding::StorageReadOnly,
+                Binding::StorageReadWrite,
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("mlp_train"),
-            bind_group_layouts: &[Some(&bind_layout)],
-            immediate_size: 0,
-        });
-        let pipelines = Kernel::ALL
-            .iter()
-            .map(|&kernel| {
-                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry_point()),
-                    layout: Some(&pipeline_layout),
-                    module: &module,
-                    entry_point: Some(kernel.entry_point()),
-                    compilation_options: Default::default(),
-                    cache: None,
-                });
-                (kernel, pipeline)
-            })
-            .collect();
+            Kernel::ALL.map(Kernel::entry_point),
+        )
+        .await?;
         let passes = layout::step_passes(&shape, &layout);
-        let buffer = |label, size: u64, usage| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: size.max(4),
-                usage,
-                mapped_at_creation: false,
-            })
-        };
+        let pass_pipelines = pipelines_of(&passes, &pipelines)?;
+        let scope = ValidationScope::push(ctx);
+        let buffer = |label, bytes, usage| kernel::buffer(ctx, label, bytes, usage);
         use wgpu::BufferUsages as U;
         let arena = buffer(
             "mlp_train arena",
@@ -175,48 +160,25 @@ impl FusedMlp {
             4 * layout.constants as u64,
             bytemuck::cast_slice(&frequencies),
         );
-        fn uniform_binding(buffer: &wgpu::Buffer, size: usize) -> wgpu::BindingResource<'_> {
-            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer,
-                offset: 0,
-                size: wgpu::BufferSize::new(size as u64),
-            })
-        }
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("mlp_train"),
-            layout: &bind_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform_binding(&ops, std::mem::size_of::<layout::Op>()),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: uniform_binding(&steps, std::mem::size_of::<Step>()),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: arena.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: batch.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: errors.as_entire_binding(),
-                },
+        let bind_group = kernel::bind_group(
+            ctx,
+            "mlp_train",
+            &bind_layout,
+            &[
+                kernel::uniform_window(&ops, std::mem::size_of::<layout::Op>()),
+                kernel::uniform_window(&steps, std::mem::size_of::<Step>()),
+                arena.as_entire_binding(),
+                batch.as_entire_binding(),
+                errors.as_entire_binding(),
             ],
-        });
-        if let Some(error) = scope.pop().await {
-            return Err(GpuError::Validation(error.to_string()));
-        }
+        );
+        scope.pop().await?;
         Ok(Self {
             ctx: ctx.clone(),
             shape,
             layout,
             passes,
-            pipelines,
+            pass_pipelines,
             bind_group,
             arena,
             snapshot,
@@ -304,32 +266,14 @@ impl FusedMlp {
         }
         let error_bytes = 4 * (self.chunk * self.shape.batch) as u64;
         let staging = self.spare.pop().unwrap_or_else(|| {
-            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("mlp_train errors readback"),
-                size: error_bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
+            kernel::readback_buffer(&self.ctx, "mlp_train errors readback", error_bytes)
         });
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("mlp_train steps"),
-            });
+        let mut encoder = kernel::encoder(&self.ctx, "mlp_train steps");
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("mlp_train"),
-                timestamp_writes: None,
-            });
+            let mut pass = kernel::compute_pass(&mut encoder, "mlp_train");
             for s in 0..n {
-                for (i, planned) in self.passes.iter().enumerate() {
-                    let pipeline = &self
-                        .pipelines
-                        .iter()
-                        .find(|(k, _)| *k == planned.kernel)
-                        .expect("every kernel has a pipeline")
-                        .1;
+                let planned = self.passes.iter().zip(&self.pass_pipelines);
+                for (i, (planned, pipeline)) in planned.enumerate() {
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(
                         0,
@@ -360,7 +304,7 @@ impl FusedMlp {
         let submitted = std::mem::take(&mut self.submitted);
         let mut out = Vec::new();
         for (staging, n) in submitted {
-            let values = readback::read_f32(&self.ctx, &staging).await?;
+            let values = kernel::read_f32(&self.ctx, &staging).await?;
             out.extend_from_slice(&values[..n * self.shape.batch]);
             self.spare.push(staging);
         }
@@ -371,20 +315,8 @@ impl FusedMlp {
     pub async fn read_state(&mut self) -> Result<Vec<f32>, GpuError> {
         self.submit()?;
         let bytes = 4 * self.layout.state_len() as u64;
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("mlp_train state readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.copy(
-            &self.arena,
-            4 * self.layout.params as u64,
-            &staging,
-            0,
-            bytes,
-        );
-        readback::read_f32(&self.ctx, &staging).await
+        let at = 4 * self.layout.params as u64;
+        kernel::read_region(&self.ctx, "mlp_train state", &self.arena, at, bytes).await
     }
 
     /// Keeps the current state on the GPU as the one to return to after a divergence.
@@ -420,12 +352,7 @@ impl FusedMlp {
     }
 
     fn copy(&self, from: &wgpu::Buffer, at: u64, to: &wgpu::Buffer, to_at: u64, bytes: u64) {
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("mlp_train copy"),
-            });
+        let mut encoder = kernel::encoder(&self.ctx, "mlp_train copy");
         encoder.copy_buffer_to_buffer(from, at, to, to_at, bytes);
         self.ctx.queue.submit([encoder.finish()]);
     }
@@ -435,14 +362,7 @@ impl FusedMlp {
     pub async fn read_arena(&mut self) -> Result<Vec<f32>, GpuError> {
         self.submit()?;
         let bytes = 4 * self.layout.len as u64;
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("mlp_train arena readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.copy(&self.arena, 0, &staging, 0, bytes);
-        readback::read_f32(&self.ctx, &staging).await
+        kernel::read_region(&self.ctx, "mlp_train arena", &self.arena, 0, bytes).await
     }
 
     pub fn layout(&self) -> &ArenaLayout {

@@ -1,11 +1,16 @@
 //! The forward-process view: log q(z_λ) of a 2D Gaussian mixture on a pixel grid, on the GPU.
 //!
-//! Kernel: `shaders/gmm_density.wgsl`. Its reference twin is the f64 theory
+//! Kernel: `shaders/gmm_density.wgsl`. Its CPU twin (`reference.rs`) evaluates the f64 theory
 //! (`theory::gmm`), and `tests/gpu_density.rs` / `tests/web.rs` compare the two.
+
+mod reference;
+
+pub use reference::log_density_cpu;
 
 use wgpu::util::DeviceExt;
 
-use super::{readback, GpuContext, GpuError};
+use super::kernel::{self, Binding, Compiled, ValidationScope};
+use super::{GpuContext, GpuError};
 
 /// One isotropic component of a 2D mixture, in data space.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,58 +100,21 @@ impl DensityKernel {
     /// unlike wgpu's default handler, reports instead of panicking).
     pub async fn new(ctx: &GpuContext) -> Result<Self, GpuError> {
         ctx.check_alive()?;
-        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = ctx
-            .device
-            .create_shader_module(wgpu::include_wgsl!("../../shaders/gmm_density.wgsl"));
-        let storage = |read_only| wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        };
-        let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty,
-            count: None,
-        };
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("gmm_density"),
-                entries: &[
-                    entry(
-                        0,
-                        wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                    ),
-                    entry(1, storage(true)),
-                    entry(2, storage(false)),
-                ],
-            });
-        let pipeline_layout = ctx
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("gmm_density"),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let pipeline = ctx
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("gmm_density"),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        if let Some(error) = scope.pop().await {
-            return Err(GpuError::Validation(error.to_string()));
-        }
+        let Compiled {
+            layout,
+            pipelines: [pipeline],
+        } = kernel::compile(
+            ctx,
+            "gmm_density",
+            wgpu::include_wgsl!("../../../shaders/gmm_density.wgsl"),
+            &[
+                Binding::Uniform,
+                Binding::StorageReadOnly,
+                Binding::StorageReadWrite,
+            ],
+            ["main"],
+        )
+        .await?;
         Ok(Self { pipeline, layout })
     }
 
@@ -173,7 +141,7 @@ impl DensityKernel {
             lambda: lambda as f32,
         };
         let device = &ctx.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let scope = ValidationScope::push(ctx);
         let params_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("gmm_density params"),
             contents: bytemuck::bytes_of(&params),
@@ -185,44 +153,26 @@ impl DensityKernel {
             usage: wgpu::BufferUsages::STORAGE,
         });
         let out_bytes = u64::from(grid.width) * u64::from(grid.height) * 4;
-        let out_buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("gmm_density log_q"),
-            size: out_bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let read_buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("gmm_density readback"),
-            size: out_bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gmm_density"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params_buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: components_buffer.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: out_buffer.as_entire_binding(),
-                },
+        let out_buffer = kernel::buffer(
+            ctx,
+            "gmm_density log_q",
+            out_bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let read_buffer = kernel::readback_buffer(ctx, "gmm_density readback", out_bytes);
+        let bind_group = kernel::bind_group(
+            ctx,
+            "gmm_density",
+            &self.layout,
+            &[
+                params_buffer.as_entire_binding(),
+                components_buffer.as_entire_binding(),
+                out_buffer.as_entire_binding(),
             ],
-        });
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("gmm_density"),
-        });
+        );
+        let mut encoder = kernel::encoder(ctx, "gmm_density");
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("gmm_density"),
-                timestamp_writes: None,
-            });
+            let mut pass = kernel::compute_pass(&mut encoder, "gmm_density");
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(
@@ -231,12 +181,11 @@ impl DensityKernel {
                 1,
             );
         }
+        // The copy rides in the same submission (and error scope) as the dispatch.
         encoder.copy_buffer_to_buffer(&out_buffer, 0, &read_buffer, 0, out_bytes);
         ctx.queue.submit([encoder.finish()]);
-        if let Some(error) = scope.pop().await {
-            return Err(GpuError::Validation(error.to_string()));
-        }
-        readback::read_f32(ctx, &read_buffer).await
+        scope.pop().await?;
+        kernel::read_f32(ctx, &read_buffer).await
     }
 }
 
@@ -274,32 +223,4 @@ fn to_gpu_components(components: &[Component2d]) -> Result<Vec<GpuComponent>, Gp
             log_weight: (c.weight / total).ln() as f32,
         })
         .collect())
-}
-
-/// The kernel's reference twin and the page's CPU path: the same picture from the f64 theory
-/// (`theory::gmm`), rounded to f32 only at the end.
-pub fn log_density_cpu(
-    components: &[Component2d],
-    lambda: f64,
-    grid: &DensityGrid,
-) -> Result<Vec<f32>, GpuError> {
-    grid.validate()?;
-    if !lambda.is_finite() {
-        return Err(GpuError::InvalidInput("λ must be finite".into()));
-    }
-    let total = validated_total_weight(components)?;
-    let gmm = crate::theory::Gmm::new(
-        components.iter().map(|c| c.weight / total).collect(),
-        components.iter().map(|c| c.mean.to_vec()).collect(),
-        components.iter().map(|c| c.std).collect(),
-    )
-    .map_err(|e| GpuError::InvalidInput(e.to_string()))?;
-    let noisy = gmm.noisy(lambda);
-    let mut out = Vec::with_capacity(grid.width as usize * grid.height as usize);
-    for j in 0..grid.height {
-        for i in 0..grid.width {
-            out.push(noisy.log_density(&grid.point(i, j)) as f32);
-        }
-    }
-    Ok(out)
 }
