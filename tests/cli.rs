@@ -33,6 +33,13 @@ fn file(name: &str, content: &str) -> PathBuf {
     path
 }
 
+/// Every field is a finite number.
+fn assert_finite(v: &Value, fields: &[&str]) {
+    for field in fields {
+        assert!(v[field].as_f64().unwrap().is_finite(), "{field}: {v}");
+    }
+}
+
 fn numbers(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
@@ -439,20 +446,18 @@ fn train_sample_and_eval_round_trip_through_files() {
         "--out",
         dir_s,
     ]);
-    for field in [
-        "loss",
-        "bpd",
-        "bpd_prior",
-        "bpd_recon",
-        "bpd_diffusion",
-        "energy_distance",
-        "steps_per_s",
-    ] {
-        assert!(
-            summary[field].as_f64().unwrap().is_finite(),
-            "{field}: {summary}"
-        );
-    }
+    assert_finite(
+        &summary,
+        &[
+            "loss",
+            "bpd",
+            "bpd_prior",
+            "bpd_recon",
+            "bpd_diffusion",
+            "energy_distance",
+            "steps_per_s",
+        ],
+    );
     assert_eq!(summary["steps"], 300);
     assert!(summary["backend"].as_str().unwrap().len() > 2);
     let written: Value =
@@ -680,19 +685,17 @@ fn mnist_trains_samples_and_evaluates_through_files() {
         "--out",
         dir_s,
     ]);
-    for field in [
-        "loss",
-        "bpd",
-        "bpd_prior",
-        "bpd_recon",
-        "bpd_diffusion",
-        "steps_per_s",
-    ] {
-        assert!(
-            summary[field].as_f64().unwrap().is_finite(),
-            "{field}: {summary}"
-        );
-    }
+    assert_finite(
+        &summary,
+        &[
+            "loss",
+            "bpd",
+            "bpd_prior",
+            "bpd_recon",
+            "bpd_diffusion",
+            "steps_per_s",
+        ],
+    );
     assert_eq!(summary["steps"], 6);
     assert_eq!(summary["evaluated"], 3);
     assert_eq!(summary["discrete"], true);

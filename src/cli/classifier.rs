@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::mnist_files::read_labeled;
-use super::CliError;
+use super::{json, CliError};
 use crate::engine::classifier::{
     self, Classifier, ClassifierConfig, ClassifierError, QualityScore, ReferenceStats,
     TrainProgress, FEATURES,
@@ -193,11 +193,4 @@ fn load_weights(
             Ok((model, path.display().to_string()))
         }
     }
-}
-
-fn json<T: Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value).map_err(|e| CliError {
-        message: format!("cannot encode JSON: {e}"),
-        code: 1,
-    })
 }

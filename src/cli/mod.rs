@@ -71,6 +71,14 @@ impl From<TheoryError> for CliError {
     }
 }
 
+/// A command's result as the JSON text to print.
+fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value).map_err(|e| CliError {
+        message: format!("cannot encode JSON: {e}"),
+        code: 1,
+    })
+}
+
 /// Runs a parsed command and returns the JSON text to print.
 pub fn execute(cli: Cli) -> Result<String, CliError> {
     match cli.command {

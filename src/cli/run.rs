@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use super::CliError;
+use super::{json, CliError};
 use crate::api::{self, ScheduleSpec, WeightingSpec};
 use crate::data::image_out;
 use crate::engine::classifier::{self, QualityScore};
@@ -324,13 +324,6 @@ fn trainer_on(
     Ok((trainer, description))
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value).map_err(|e| CliError {
-        message: format!("cannot encode JSON: {e}"),
-        code: 1,
-    })
-}
-
 fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, bytes).map_err(|e| CliError {
         message: format!("cannot write `{}`: {e}", path.display()),
@@ -425,18 +418,21 @@ pub fn train(args: TrainArgs) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// A checkpoint's trainer; `images` for an image run that trains or evaluates (sampling needs none).
-fn load(path: &Path, backend: &str, images: Option<&ImageSet>) -> Result<Trainer, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+fn read_checkpoint(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| {
         CliError::input(format!(
             "cannot read the checkpoint `{}`: {e}",
             path.display()
         ))
-    })?;
+    })
+}
+
+/// A checkpoint's trainer; `images` for an image run that trains or evaluates (sampling needs none).
+fn load(bytes: &[u8], backend: &str, images: Option<&ImageSet>) -> Result<Trainer, CliError> {
     let device = device(backend)?.0;
     Ok(match images {
-        Some(images) => checkpoint::load_with_images(&bytes, images, &device)?,
-        None => checkpoint::load(&bytes, &device)?,
+        Some(images) => checkpoint::load_with_images(bytes, images, &device)?,
+        None => checkpoint::load(bytes, &device)?,
     })
 }
 
@@ -470,7 +466,7 @@ fn sample_format(path: &Path, images: bool) -> Result<SampleFormat, CliError> {
 const GRID_COLUMNS: usize = 16;
 
 pub fn sample(args: SampleArgs) -> Result<String, CliError> {
-    let trainer = load(&args.checkpoint, &args.backend, None)?;
+    let trainer = load(&read_checkpoint(&args.checkpoint)?, &args.backend, None)?;
     let format = sample_format(&args.out, trainer.transform.image_shape().is_some())?;
     let kind = SamplerKind::from_name(&args.sampler).map_err(|e| CliError::input(e.to_string()))?;
     let mut sampler = SamplerConfig::new(kind);
@@ -590,9 +586,11 @@ fn classifier_failure(e: classifier::ClassifierError) -> CliError {
 }
 
 pub fn eval(args: EvalArgs) -> Result<String, CliError> {
-    let config = checkpoint_config(&args.checkpoint)?;
+    // The configuration first: it says which data the run needs.
+    let bytes = read_checkpoint(&args.checkpoint)?;
+    let config = checkpoint::read_config(&bytes)?;
     let images = images_for(&config.dataset, args.data_dir.as_deref())?;
-    let trainer = load(&args.checkpoint, &args.backend, images.as_ref())?;
+    let trainer = load(&bytes, &args.backend, images.as_ref())?;
     let (bpd, points) = held_out_bits(&trainer, args.n)?;
     let quality = match &images {
         Some(images) => image_quality(&trainer, images, &args)?,
@@ -619,17 +617,6 @@ pub fn eval(args: EvalArgs) -> Result<String, CliError> {
         points,
         step: trainer.step_count(),
     })
-}
-
-/// The configuration a checkpoint file holds (to know which data it needs).
-fn checkpoint_config(path: &Path) -> Result<TrainConfig, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::input(format!(
-            "cannot read the checkpoint `{}`: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(checkpoint::read_config(&bytes)?)
 }
 
 #[derive(Debug, Args)]

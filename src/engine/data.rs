@@ -18,6 +18,8 @@ use crate::theory::Gmm;
 
 /// The dataset name of MNIST (its images come from outside the engine).
 pub const MNIST: &str = "mnist";
+/// One MNIST digit: [channels, rows, cols].
+const MNIST_SHAPE: [usize; 3] = [1, 28, 28];
 
 /// Model-space value of 8-bit level k (VDM's encoder): the centre of bin k of [−1, 1].
 pub fn pixel_value(level: u8) -> f64 {
@@ -225,9 +227,9 @@ impl RunData {
             return Ok(match images {
                 Some(set) => Self::images(config, set)?,
                 None => Self {
-                    transform: DataTransform::Pixels { shape: [1, 28, 28] },
-                    train: Examples::empty(28 * 28),
-                    test: Examples::empty(28 * 28),
+                    transform: DataTransform::Pixels { shape: MNIST_SHAPE },
+                    train: Examples::empty(MNIST_SHAPE.iter().product()),
+                    test: Examples::empty(MNIST_SHAPE.iter().product()),
                 },
             });
         }
@@ -276,7 +278,7 @@ impl RunData {
 }
 
 /// The 2D dataset a config names, with its mixture or points.
-pub fn dataset_2d(config: &TrainConfig) -> Result<Dataset, EngineError> {
+fn dataset_2d(config: &TrainConfig) -> Result<Dataset, EngineError> {
     if let Some(points) = &config.points {
         if config.dataset == "points" {
             return Ok(Dataset::Points(points.clone()));

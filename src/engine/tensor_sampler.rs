@@ -183,18 +183,18 @@ pub async fn generate_rows(
     Ok(rows)
 }
 
-/// n 2D samples in data space from the trained (EMA) model (see `generate_rows`).
+/// n 2D samples in data space from the trained (EMA) model (see `generate_rows`; one batch).
 pub async fn generate(
     trainer: &Trainer,
     config: &SamplerConfig,
     n: usize,
     seed: u64,
 ) -> Result<Vec<[f64; 2]>, EngineError> {
-    let config = within_training_range(trainer, config);
-    let mut backend = TensorBackend::new(trainer, seed);
-    let start = backend.prior(n, 2);
-    let x = sample(&mut backend, start, &config)?;
-    let standardised = read_points(x).await?;
+    let rows = generate_rows(trainer, config, n, n, seed).await?;
+    let standardised: Vec<[f64; 2]> = rows
+        .chunks_exact(2)
+        .map(|p| [f64::from(p[0]), f64::from(p[1])])
+        .collect();
     Ok(trainer.transform.standardizer().inverse_all(&standardised))
 }
 
